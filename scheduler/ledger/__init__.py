@@ -1,0 +1,1 @@
+"""Subsidy programs and the double-entry compute ledger (built in the ledger issue)."""
