@@ -1,1 +1,1 @@
-"""policy."""
+"""Scheduling policies: queue ordering, fair share, placement strategies, victim choice, registry."""

@@ -1,0 +1,453 @@
+"""One scheduling cycle: `run_cycle(snapshot, policy, now) -> CycleResult`. Pure: no I/O, no clock,
+no randomness; the snapshot is never changed (the cycle works on scratch copies).
+
+For each pending job, in the order the policy gives:
+  1. order     — arrival order, or tenants' heads by priority and weighted fair share
+  2. intake    — feasible models / zones / gang size, else an infeasible reason (rejected)
+  3. quota     — models the tenant's quota and cohort admit now, else OVER_QUOTA
+  4. place     — all-or-nothing on the capacity index (backfill: without delaying the reservation)
+  5. preempt   — if allowed: the fewest, lowest-priority, most recently started victims
+  6. decide    — admission, or a pending reason (and under strict FIFO, block what follows)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+
+from scheduler.domain.jobs import Job, Placement, RunningJob
+from scheduler.domain.tenants import Tenant
+from scheduler.engine.decisions import Admission, CycleResult, Preemption
+from scheduler.engine.index import CapacityIndex
+from scheduler.engine.intake import Intake, JobPlan
+from scheduler.engine.placement import Candidates, find_gang, find_single
+from scheduler.engine.quota import QuotaState, QuotaVerdict
+from scheduler.engine.reasons import PreemptionCause, Reason, ReasonCode
+from scheduler.engine.snapshot import Snapshot
+from scheduler.policy.fairshare import FairShare
+from scheduler.policy.ordering import Discipline
+from scheduler.policy.placement import Fit
+from scheduler.policy.preemption import victim_order
+from scheduler.policy.registry import Policy
+
+# Bounds the work one blocked job may spend looking for victims.
+MAX_VICTIM_CANDIDATES = 256
+
+Found = list[tuple[int, int]]  # [(node handle, ranks on it)]
+
+
+def run_cycle(snapshot: Snapshot, policy: Policy, now: int) -> CycleResult:
+    return _Cycle(snapshot, policy, now).run()
+
+
+class _Cycle:
+    def __init__(self, snapshot: Snapshot, policy: Policy, now: int) -> None:
+        self.snap = snapshot
+        self.policy = policy
+        self.now = now
+        self.best = policy.placement.fit is Fit.BEST
+        self.index: CapacityIndex = snapshot.index.copy()
+        self.quota = QuotaState.of(snapshot.facts, snapshot.running.values())
+        self.intake = Intake(snapshot, policy.placement, self.quota, now)
+        self.fair: FairShare = snapshot.facts.fair_share(policy.half_life_s)
+        self.alloc: dict[str, dict[str, int]] = {}
+        for r in snapshot.running.values():
+            per = self.alloc.setdefault(r.job.tenant, {})
+            per[r.placement.model] = per.get(r.placement.model, 0) + r.placement.accelerators
+        self.live: dict[str, RunningJob] = dict(snapshot.running)
+        self.admissions: list[Admission] = []
+        self.preemptions: list[Preemption] = []
+        self.pending: dict[str, Reason] = {}
+        self.rejected: dict[str, Reason] = {}
+        # shapes known not to fit: valid while capacity only shrinks, cleared when it grows
+        self.no_room: dict[tuple[int, int, int], Reason] = {}
+        self.no_victims: set[tuple[object, ...]] = set()
+        self.victims_by_combo: dict[tuple[str, str], list[RunningJob]] | None = None
+        self.lent: dict[str, int] | None = None  # owner -> preemptible jobs of others on its nodes
+        self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
+        self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
+
+    # ---------------------------------------------------------------- the cycle
+    def run(self) -> CycleResult:
+        considered = 0
+        for job in self.ordered():  # 1. order
+            considered += 1
+            plan = self.intake.plan(job)  # 2. intake
+            if isinstance(plan, Reason):
+                self.rejected[job.id] = plan
+                continue
+            if self.blocked_by is not None:
+                self.pending[job.id] = self.blocked_by
+                continue
+            allowed, verdicts = self.quota_allowed(plan, job.gang.total)  # 3. quota
+            if allowed:
+                found = self.place(job, plan, plan.for_models(allowed, self.index))  # 4. place
+                if found is not None:
+                    self.commit(job, plan, found, verdicts)
+                    continue
+                reason = self.no_room_reason(job, plan)
+            else:
+                reason = Reason(ReasonCode.OVER_QUOTA, f"tenant {plan.tenant.id}: " + "; ".join(
+                    v.why for v in verdicts.values()))
+            if self.may_preempt() and self.preempt(job, plan):  # 5. preempt
+                continue
+            self.decide_pending(job, plan, reason)  # 6. decide
+        return CycleResult(
+            now=self.now,
+            policy=self.policy.name,
+            admissions=tuple(self.admissions),
+            preemptions=tuple(self.preemptions),
+            pending=self.pending,
+            rejected=self.rejected,
+            considered=considered,
+        )
+
+    # ---------------------------------------------------------------- 1. order
+    def ordered(self) -> Iterator[Job]:
+        if self.policy.queue.arrival_order:
+            yield from self.snap.pending
+            return
+        head_key = self.policy.queue.head_key
+        heap: list[tuple[tuple[int, ...], str, int]] = []
+        queues = self.snap.queues
+        for tenant, queue in queues.items():
+            if queue:
+                heap.append((head_key(queue[0], self.share(tenant)), tenant, 0))
+        heapq.heapify(heap)
+        while heap:
+            _, tenant, i = heapq.heappop(heap)
+            queue = queues[tenant]
+            yield queue[i]
+            # the share is read after the job was handled, so an admission moves the tenant back
+            if i + 1 < len(queue):
+                heapq.heappush(heap, (head_key(queue[i + 1], self.share(tenant)), tenant, i + 1))
+
+    def share(self, tenant_id: str) -> int:
+        tenant = self.snap.pool.tenants.get(tenant_id)
+        if tenant is None:
+            return 0
+        return self.fair.share_ppm(
+            tenant.weight, self.alloc.get(tenant_id, {}), self.snap.usage.get(tenant_id, 0)
+        )
+
+    # ---------------------------------------------------------------- 3. quota
+    def quota_allowed(
+        self, plan: JobPlan, total: int
+    ) -> tuple[tuple[str, ...], dict[str, QuotaVerdict]]:
+        tenant = plan.tenant
+        if tenant.quotas is None:
+            return plan.models, {}
+        verdicts = {m: self.quota.check(tenant, m, total) for m in plan.models}
+        allowed = tuple(m for m in plan.models if verdicts[m].ok)
+        if len(allowed) < len(plan.models):
+            return allowed, {m: v for m, v in verdicts.items() if not v.ok or m in allowed}
+        return allowed, verdicts
+
+    # ---------------------------------------------------------------- 4. place
+    def find(self, job: Job, cands: Candidates) -> Found | None:
+        gang = job.gang
+        if gang.workers == 1:
+            node = find_single(self.index, cands, gang.per_worker, self.best)
+            return None if node is None else [(node, 1)]
+        return find_gang(self.index, cands, gang.workers, gang.per_worker, self.best)
+
+    def place(self, job: Job, plan: JobPlan, cands: Candidates) -> Found | None:
+        key = (id(cands), job.gang.workers, job.gang.per_worker)
+        if key in self.no_room:
+            return None
+        found = self.find(job, cands)
+        if found is None and self.reservation is not None:
+            found = self.backfill(job, cands)
+        if found is None and not self.index.held:
+            self.no_room[key] = self.no_room_reason(job, plan)
+        return found
+
+    def backfill(self, job: Job, cands: Candidates) -> Found | None:
+        """Under a reservation, a job may use the held nodes only if it ends before the reserved
+        job is due to start."""
+        assert self.reservation is not None
+        if self.now + job.walltime_s > self.reservation[1]:
+            return None
+        held = sorted(self.index.held)
+        for node in held:
+            self.index.unhold(node)
+        found = self.find(job, cands)
+        if found is not None:
+            self.allocate(job, found)
+        for node in held:
+            self.index.hold(node)
+        if found is not None:
+            self.release(job, found)
+        return found
+
+    def allocate(self, job: Job, found: Found) -> None:
+        k = job.gang.per_worker
+        for node, ranks in found:
+            self.index.allocate(node, ranks * k)
+
+    def release(self, job: Job, found: Found) -> None:
+        k = job.gang.per_worker
+        for node, ranks in found:
+            self.index.release(node, ranks * k)
+
+    def commit(
+        self,
+        job: Job,
+        plan: JobPlan,
+        found: Found,
+        verdicts: dict[str, QuotaVerdict],
+        preempts: tuple[str, ...] = (),
+    ) -> None:
+        index = self.index
+        k = job.gang.per_worker
+        group = index.groups[index.node_group[found[0][0]]]
+        workers: list[tuple[str, int]] = []
+        for node, ranks in found:
+            index.allocate(node, ranks * k)
+            workers.extend([(index.names[node], k)] * ranks)
+        placement = Placement(group.model, group.zone, tuple(workers), plan.approval_of[group.zone])
+        total = job.gang.total
+        self.quota.charge(plan.tenant, group.model, total)
+        per = self.alloc.setdefault(job.tenant, {})
+        per[group.model] = per.get(group.model, 0) + total
+        verdict = verdicts.get(group.model)
+        self.admissions.append(
+            Admission(job.id, job.tenant, placement, verdict is not None and verdict.borrowing, preempts)
+        )
+
+    def no_room_reason(self, job: Job, plan: JobPlan) -> Reason:
+        gang = job.gang
+        zones = "/".join(sorted({z.value for _, z in plan.combos}))
+        return Reason(
+            ReasonCode.NO_CAPACITY,
+            f"waiting for {gang.workers}×{gang.per_worker} of {'|'.join(plan.models)} in {zones}",
+        )
+
+    # ---------------------------------------------------------------- 5. preempt
+    def may_preempt(self) -> bool:
+        return self.policy.queue.preemption and self.reservation is None
+
+    def preempt(self, job: Job, plan: JobPlan) -> bool:
+        memo = (job.tenant, job.priority, id(plan), job.gang.workers, job.gang.per_worker)
+        if memo in self.no_victims:
+            return False
+        chosen = self.victims(job, plan)
+        if not chosen:
+            self.no_victims.add(memo)
+            return False
+        released: list[tuple[RunningJob, PreemptionCause]] = []
+        for victim, cause in chosen:
+            self.evict(victim)
+            released.append((victim, cause))
+            if self.fits(job, plan) is not None:
+                break
+        else:
+            for victim, _ in released:
+                self.restore(victim)
+            self.no_victims.add(memo)
+            return False
+        # keep only the victims that are needed: put each back and see if the job still fits
+        for i in range(len(released) - 2, -1, -1):
+            victim = released[i][0]
+            self.restore(victim)
+            if self.fits(job, plan) is None:
+                self.evict(victim)
+            else:
+                del released[i]
+        fit = self.fits(job, plan)
+        assert fit is not None
+        found, verdicts = fit
+        for victim, cause in released:
+            self.preemptions.append(
+                Preemption(victim.id, victim.job.tenant, job.id, cause, _cause_text(cause, job, victim))
+            )
+        self.commit(job, plan, found, verdicts, tuple(v.id for v, _ in released))
+        # capacity grew for everyone while victims were evicted: forget cached failures
+        self.no_room.clear()
+        self.no_victims.clear()
+        return True
+
+    def fits(self, job: Job, plan: JobPlan) -> tuple[Found, dict[str, QuotaVerdict]] | None:
+        allowed, verdicts = self.quota_allowed(plan, job.gang.total)
+        if not allowed:
+            return None
+        found = self.find(job, plan.for_models(allowed, self.index))
+        return None if found is None else (found, verdicts)
+
+    def victims(self, job: Job, plan: JobPlan) -> list[tuple[RunningJob, PreemptionCause]]:
+        if self.victims_by_combo is None:
+            table: dict[tuple[str, str], list[RunningJob]] = {}
+            for r in self.snap.running.values():
+                if r.job.preemptible:
+                    table.setdefault((r.placement.model, r.placement.zone.value), []).append(r)
+            for rows in table.values():
+                rows.sort(key=victim_order)
+            self.victims_by_combo = table
+        tenant = plan.tenant
+        # Reclaim needs an owner or a cohort; without either only lower priorities can be taken,
+        # and rows are sorted by priority, so the scan stops at the first row that is not lower.
+        reclaim = self.owner_has_lent(tenant) or self.cohort_has_borrowers(tenant, plan)
+        out: list[tuple[RunningJob, PreemptionCause]] = []
+        for model, zone in plan.combos:
+            taken = 0
+            for r in self.victims_by_combo.get((model, zone.value), ()):
+                if not reclaim and r.job.priority >= job.priority:
+                    break
+                if r.id not in self.live:
+                    continue
+                cause = self.cause(job, tenant, r)
+                if cause is not None:
+                    out.append((r, cause))
+                    taken += 1
+                    if taken >= MAX_VICTIM_CANDIDATES:
+                        break
+        out.sort(key=lambda pair: victim_order(pair[0]))
+        return out[:MAX_VICTIM_CANDIDATES]
+
+    def owner_has_lent(self, tenant: Tenant) -> bool:
+        if tenant.owner is None:
+            return False
+        if self.lent is None:
+            lent: dict[str, int] = {}
+            tenants = self.snap.pool.tenants
+            for r in self.snap.running.values():
+                victim_tenant = tenants.get(r.job.tenant)
+                if not r.job.preemptible or victim_tenant is None:
+                    continue
+                n = self.index.nid[r.placement.workers[0][0]]
+                owner = self.index.groups[self.index.node_group[n]].owner
+                if victim_tenant.owner != owner:
+                    lent[owner] = lent.get(owner, 0) + 1
+            self.lent = lent
+        return self.lent.get(tenant.owner, 0) > 0
+
+    def cohort_has_borrowers(self, tenant: Tenant, plan: JobPlan) -> bool:
+        if tenant.cohort is None:
+            return False
+        members = self.snap.pool.cohort_members(tenant.cohort)
+        return any(self.quota.borrowing(m, model) for m in members for model in plan.models)
+
+    def cause(self, job: Job, tenant: Tenant, victim: RunningJob) -> PreemptionCause | None:
+        if victim.job.priority < job.priority:
+            return PreemptionCause.PRIORITY
+        pool = self.snap.pool
+        victim_tenant = pool.tenants.get(victim.job.tenant)
+        if victim_tenant is None:
+            return None
+        if tenant.owner is not None and victim_tenant.owner != tenant.owner:
+            first = self.index.nid[victim.placement.workers[0][0]]
+            if self.index.groups[self.index.node_group[first]].owner == tenant.owner:
+                return PreemptionCause.RECLAIM_OWNER
+        model = victim.placement.model
+        if (
+            tenant.cohort is not None
+            and victim_tenant.cohort == tenant.cohort
+            and victim_tenant.id != tenant.id
+            and self.quota.borrowing(victim_tenant, model)
+            and self.quota.check(tenant, model, job.gang.total).within_nominal
+        ):
+            return PreemptionCause.RECLAIM_QUOTA
+        return None
+
+    def evict(self, victim: RunningJob) -> None:
+        self._shift(victim, release=True)
+        del self.live[victim.id]
+
+    def restore(self, victim: RunningJob) -> None:
+        self._shift(victim, release=False)
+        self.live[victim.id] = victim
+
+    def _shift(self, victim: RunningJob, release: bool) -> None:
+        tenant = self.snap.pool.tenants.get(victim.job.tenant)
+        model = victim.placement.model
+        total = victim.placement.accelerators
+        sign = -1 if release else 1
+        for node, count in victim.placement.workers:
+            n = self.index.nid[node]
+            if release:
+                self.index.release(n, count)
+            else:
+                self.index.allocate(n, count)
+        if tenant is not None:
+            if release:
+                self.quota.uncharge(tenant, model, total)
+            else:
+                self.quota.charge(tenant, model, total)
+        per = self.alloc.setdefault(victim.job.tenant, {})
+        per[model] = per.get(model, 0) + sign * total
+
+    # ---------------------------------------------------------------- 6. decide
+    def decide_pending(self, job: Job, plan: JobPlan, reason: Reason) -> None:
+        discipline = self.policy.queue.discipline
+        if reason.code is not ReasonCode.NO_CAPACITY:
+            self.pending[job.id] = reason
+            return
+        if discipline is Discipline.STRICT:
+            self.pending[job.id] = reason
+            self.blocked_by = Reason(ReasonCode.BLOCKED_BY_HEAD, f"waits behind job {job.id}")
+            return
+        if discipline is Discipline.BACKFILL:
+            if self.reservation is None:
+                if self.reserve(job, plan):
+                    return
+            elif self.would_fit_unheld(job, plan):
+                self.pending[job.id] = Reason(
+                    ReasonCode.BACKFILL_WOULD_DELAY,
+                    f"would delay job {self.reservation[0]}, due to start at {self.reservation[1]}",
+                )
+                return
+        self.pending[job.id] = reason
+
+    def would_fit_unheld(self, job: Job, plan: JobPlan) -> bool:
+        held = sorted(self.index.held)
+        for node in held:
+            self.index.unhold(node)
+        fits = self.fits(job, plan) is not None
+        for node in held:
+            self.index.hold(node)
+        return fits
+
+    def reserve(self, job: Job, plan: JobPlan) -> bool:
+        """EASY backfill: find when the job could start if running jobs end at their walltime,
+        and hold the nodes it would get then."""
+        trial = self.index.copy()
+        relevant = set(plan.candidates.gids)
+        saved = self.index
+        ends = sorted(
+            (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r) for r in self.live.values()
+        )
+        try:
+            self.index = trial
+            for end, _, r in ends:
+                touched = False
+                for node, count in r.placement.workers:
+                    n = trial.nid[node]
+                    trial.release(n, count)
+                    touched = touched or trial.node_group[n] in relevant
+                if not touched:
+                    continue
+                fit = self.fits(job, plan)
+                if fit is not None:
+                    found, _ = fit
+                    self.index = saved
+                    for node, _ranks in found:
+                        self.index.hold(node)
+                    self.reservation = (job.id, end)
+                    self.pending[job.id] = Reason(
+                        ReasonCode.RESERVED,
+                        f"capacity held: expected to start by {end} when running jobs end",
+                    )
+                    return True
+        finally:
+            self.index = saved
+        return False
+
+
+def _cause_text(cause: PreemptionCause, job: Job, victim: RunningJob) -> str:
+    if cause is PreemptionCause.PRIORITY:
+        return (
+            f"preempted by {job.id} (priority {job.priority} > {victim.job.priority})"
+        )
+    if cause is PreemptionCause.RECLAIM_OWNER:
+        return f"preempted by {job.id}: the node's owner reclaims lent capacity"
+    return f"preempted by {job.id}: tenant {job.tenant} reclaims quota lent to its cohort"

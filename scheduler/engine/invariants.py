@@ -1,0 +1,100 @@
+"""Checks that a cycle's decisions are lawful for its snapshot. Used by property tests and the
+simulator; each returns a list of violations (empty when all is well)."""
+
+from __future__ import annotations
+
+from scheduler.domain.residency import allowed_zones
+from scheduler.engine.decisions import CycleResult
+from scheduler.engine.quota import QuotaState
+from scheduler.engine.reasons import PreemptionCause
+from scheduler.engine.snapshot import Snapshot
+
+
+def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
+    out: list[str] = []
+    pool = snapshot.pool
+    pending = {job.id: job for job in snapshot.pending}
+    victims = {p.job_id for p in result.preemptions}
+    running = {rid: r for rid, r in snapshot.running.items() if rid not in victims}
+
+    # every pending job gets exactly one outcome
+    admitted = [a.job_id for a in result.admissions]
+    if len(set(admitted)) != len(admitted):
+        out.append("a job was admitted twice")
+    for job_id in pending:
+        outcomes = (job_id in set(admitted)) + (job_id in result.pending) + (job_id in result.rejected)
+        if outcomes != 1:
+            out.append(f"job {job_id} has {outcomes} outcomes")
+    for job_id in admitted:
+        if job_id not in pending:
+            out.append(f"job {job_id} admitted but was not pending")
+
+    # capacity: nothing over a node's size, nothing new on a node that is not up
+    used: dict[str, int] = {}
+    for r in running.values():
+        for node, count in r.placement.workers:
+            used[node] = used.get(node, 0) + count
+    for a in result.admissions:
+        for node, count in a.placement.workers:
+            used[node] = used.get(node, 0) + count
+            if not snapshot.index.schedulable(snapshot.index.nid[node]):
+                out.append(f"job {a.job_id} placed on node {node}, which takes no new work")
+    for node, count in used.items():
+        if count > pool.nodes[node].accelerators:
+            out.append(f"node {node} over capacity: {count} > {pool.nodes[node].accelerators}")
+
+    # gangs whole, one model, one zone, accepted model, residency
+    for a in result.admissions:
+        job = pending.get(a.job_id)
+        if job is None:
+            continue
+        p = a.placement
+        if len(p.workers) != job.gang.workers or any(c != job.gang.per_worker for _, c in p.workers):
+            out.append(f"job {job.id}: gang split or resized: {p.workers}")
+        if {pool.nodes[n].model for n, _ in p.workers} != {p.model} or p.model not in job.models:
+            out.append(f"job {job.id}: placed on a model it did not accept or on mixed models")
+        node_zones = {pool.nodes[n].jurisdiction for n, _ in p.workers}
+        if node_zones != {p.zone}:
+            out.append(f"job {job.id}: gang spans zones {sorted(node_zones)}")
+        zones = dict(
+            allowed_zones(job.tenant, job.data_origin, job.approvals, dict(snapshot.approvals), result.now)
+        )
+        if p.zone not in zones or zones[p.zone] != p.approval:
+            out.append(f"job {job.id}: zone {p.zone} not allowed for data from {job.data_origin}")
+
+    # quotas: nobody above nominal + borrowing, no cohort above its lending pool
+    quota = QuotaState.of(snapshot.facts, running.values())
+    for a in result.admissions:
+        tenant = pool.tenants[a.tenant]
+        quota.charge(tenant, a.placement.model, a.placement.accelerators)
+    for (tenant_id, model), count in quota.used.items():
+        tenant = pool.tenants[tenant_id]
+        ceiling = quota.ceiling(tenant, model)
+        if ceiling is not None and count > ceiling:
+            out.append(f"tenant {tenant_id} holds {count} of {model}, above its ceiling {ceiling}")
+    for key, count in quota.cohort_used.items():
+        if count > snapshot.facts.cohort_capacity.get(key, 0):
+            out.append(f"cohort {key[0]} lends {count} of {key[1]}, more than it has")
+
+    # preemption only of preemptible work, of lower priority or on borrowed capacity
+    by_job = {a.job_id: a for a in result.admissions}
+    for p in result.preemptions:
+        victim = snapshot.running.get(p.job_id)
+        preemptor = pending.get(p.by_job)
+        if victim is None or preemptor is None or p.by_job not in by_job:
+            out.append(f"preemption of {p.job_id} by {p.by_job} refers to unknown jobs")
+            continue
+        if not victim.job.preemptible:
+            out.append(f"non-preemptible job {p.job_id} was preempted")
+        if p.cause is PreemptionCause.PRIORITY and victim.job.priority >= preemptor.priority:
+            out.append(f"job {p.job_id} preempted for priority by a job of no higher priority")
+        if p.cause is PreemptionCause.RECLAIM_OWNER:
+            owner = pool.tenants[preemptor.tenant].owner
+            victim_owner = pool.tenants[victim.job.tenant].owner
+            node_owners = {pool.nodes[n].owner for n, _ in victim.placement.workers}
+            if owner is None or owner not in node_owners or victim_owner == owner:
+                out.append(f"job {p.job_id} reclaimed by an owner it did not borrow from")
+        if p.job_id not in by_job[p.by_job].preempts:
+            out.append(f"admission of {p.by_job} does not list its victim {p.job_id}")
+    return out
+

@@ -1,0 +1,127 @@
+"""The immutable input of one cycle, and the per-pool facts derived once from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scheduler.domain.geography import Jurisdiction
+from scheduler.domain.jobs import Job, RunningJob
+from scheduler.domain.pool import Pool
+from scheduler.domain.residency import Approval
+from scheduler.engine.index import CapacityIndex
+from scheduler.policy.fairshare import FairShare
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """What never changes while the pool configuration does not: capacities per model, the
+    largest gang each (model, zone) can ever host, cohort lending pools."""
+
+    pool: Pool
+    capacity_by_model: Mapping[str, int]
+    tflops_by_model: Mapping[str, int]
+    # node sizes (accelerators per node) of every configured node, by (model, zone)
+    node_sizes: Mapping[tuple[str, Jurisdiction], tuple[int, ...]]
+    # Σ lendable quota of a cohort's members, by (cohort, model)
+    cohort_capacity: Mapping[tuple[str, str], int]
+    _max_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, pool: Pool) -> PoolFacts:
+        capacity: dict[str, int] = {}
+        sizes: dict[tuple[str, Jurisdiction], list[int]] = {}
+        for node in pool.nodes.values():
+            capacity[node.model] = capacity.get(node.model, 0) + node.accelerators
+            sizes.setdefault((node.model, node.jurisdiction), []).append(node.accelerators)
+        cohorts: dict[tuple[str, str], int] = {}
+        for tenant in pool.tenants.values():
+            if tenant.cohort is None or tenant.quotas is None:
+                continue
+            for quota in tenant.quotas:
+                key = (tenant.cohort, quota.model)
+                cohorts[key] = cohorts.get(key, 0) + quota.lendable
+        return cls(
+            pool=pool,
+            capacity_by_model=capacity,
+            tflops_by_model={m.id: m.tflops_fp16 for m in pool.catalogue.values()},
+            node_sizes={k: tuple(sorted(v)) for k, v in sizes.items()},
+            cohort_capacity=cohorts,
+        )
+
+    def max_workers(self, model: str, zone: Jurisdiction, per_worker: int) -> int:
+        """The most workers of `per_worker` accelerators (model, zone) could host if empty."""
+        key = (model, zone, per_worker)
+        cached = self._max_workers.get(key)
+        if cached is None:
+            cached = sum(size // per_worker for size in self.node_sizes.get((model, zone), ()))
+            self._max_workers[key] = cached
+        return cached
+
+    def fair_share(self, half_life_s: int) -> FairShare:
+        return FairShare.for_pool(self.capacity_by_model, self.tflops_by_model, half_life_s)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one cycle may look at. `run_cycle` never mutates it (it works on copies).
+
+    pending: jobs waiting, in arrival (`seq`) order.
+    queues: the same jobs per tenant, ordered by (priority descending, seq).
+    running: jobs holding capacity, by id; `index` already has their capacity taken.
+    usage: decayed TFLOP-seconds per tenant (see policy.fairshare).
+    """
+
+    facts: PoolFacts
+    index: CapacityIndex
+    running: Mapping[str, RunningJob]
+    pending: Sequence[Job]
+    queues: Mapping[str, Sequence[Job]]
+    usage: Mapping[str, int]
+    approvals: Mapping[str, Approval]
+
+    @property
+    def pool(self) -> Pool:
+        return self.facts.pool
+
+    @classmethod
+    def build(
+        cls,
+        pool: Pool | PoolFacts,
+        running: Iterable[RunningJob] = (),
+        pending: Iterable[Job] = (),
+        usage: Mapping[str, int] | None = None,
+        approvals: Mapping[str, Approval] | None = None,
+    ) -> Snapshot:
+        """A snapshot from scratch (tests, simulator start, recovery). The coordinator keeps one
+        up to date incrementally with `ClusterState` instead."""
+        facts = pool if isinstance(pool, PoolFacts) else PoolFacts.of(pool)
+        running_map = {r.id: r for r in running}
+        used: dict[str, int] = {}
+        for r in running_map.values():
+            for node, count in r.placement.workers:
+                used[node] = used.get(node, 0) + count
+        index = CapacityIndex.build(facts.pool.nodes.values(), facts.pool.catalogue, used)
+        ordered = tuple(sorted(pending, key=lambda j: j.seq))
+        return cls(
+            facts=facts,
+            index=index,
+            running=running_map,
+            pending=ordered,
+            queues=tenant_queues(ordered),
+            usage=dict(usage or {}),
+            approvals=dict(facts.pool.approvals if approvals is None else approvals),
+        )
+
+
+def queue_key(job: Job) -> tuple[int, int]:
+    return (-job.priority, job.seq)
+
+
+def tenant_queues(pending: Iterable[Job]) -> dict[str, tuple[Job, ...]]:
+    by_tenant: dict[str, list[Job]] = {}
+    for job in pending:
+        by_tenant.setdefault(job.tenant, []).append(job)
+    return {tenant: tuple(sorted(jobs, key=queue_key)) for tenant, jobs in by_tenant.items()}
+
+

@@ -1,0 +1,135 @@
+"""The cluster state kept up to date between cycles, so a cycle does not rebuild the world.
+
+The coordinator (and the simulator, and benchmarks) own one `ClusterState`: they submit jobs,
+apply each cycle's decisions, report finished jobs and node changes, and take a `snapshot()` for
+the next cycle. Updates are incremental: the capacity index moves single nodes between buckets,
+and only the tenant queues that changed are re-sorted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from scheduler.domain.errors import InvalidField, UnknownReference
+from scheduler.domain.jobs import Job, RunningJob
+from scheduler.domain.nodes import NodeState
+from scheduler.domain.pool import Pool
+from scheduler.domain.residency import Approval
+from scheduler.engine.decisions import CycleResult
+from scheduler.engine.index import CapacityIndex
+from scheduler.engine.snapshot import PoolFacts, Snapshot, queue_key
+
+
+class ClusterState:
+    def __init__(self, pool: Pool, usage: Mapping[str, int] | None = None) -> None:
+        self.facts = PoolFacts.of(pool)
+        self.index = CapacityIndex.build(pool.nodes.values(), pool.catalogue)
+        self.node_state = {node.id: node.state for node in pool.nodes.values()}
+        self.running: dict[str, RunningJob] = {}
+        self.pending: dict[str, Job] = {}
+        self.usage: dict[str, int] = dict(usage or {})
+        self.approvals: dict[str, Approval] = dict(pool.approvals)
+        self._pending_sorted = True  # dict order equals seq order unless a job was requeued
+        self._last_seq = -1
+        self._queues: dict[str, tuple[Job, ...]] = {}
+        self._dirty: set[str] = set()
+
+    @property
+    def pool(self) -> Pool:
+        return self.facts.pool
+
+    # ------------------------------------------------------------ changes
+    def submit(self, job: Job) -> None:
+        if job.id in self.pending or job.id in self.running:
+            raise InvalidField("job.id", f"job {job.id!r} is already known")
+        self.pending[job.id] = job
+        if job.seq < self._last_seq:
+            self._pending_sorted = False
+        self._last_seq = max(self._last_seq, job.seq)
+        self._dirty.add(job.tenant)
+
+    def cancel(self, job_id: str) -> None:
+        """Remove a pending job, or release a running one."""
+        job = self.pending.pop(job_id, None)
+        if job is not None:
+            self._dirty.add(job.tenant)
+            return
+        self.finish(job_id)
+
+    def apply(self, result: CycleResult, now: int) -> None:
+        """Take a committed cycle's decisions: victims go back to pending, admitted jobs run."""
+        for preemption in result.preemptions:
+            victim = self.finish(preemption.job_id)
+            self.submit_requeued(victim.job)
+        for admission in result.admissions:
+            job = self.pending.pop(admission.job_id)
+            self._dirty.add(job.tenant)
+            self._take(RunningJob(job, admission.placement, now))
+        for job_id in result.rejected:
+            job = self.pending.pop(job_id, None)
+            if job is not None:
+                self._dirty.add(job.tenant)
+
+    def submit_requeued(self, job: Job) -> None:
+        self.pending[job.id] = job
+        self._pending_sorted = False
+        self._dirty.add(job.tenant)
+
+    def start(self, running: RunningJob) -> None:
+        """Record a job that holds capacity (recovery, tests)."""
+        self.pending.pop(running.id, None)
+        self._dirty.add(running.job.tenant)
+        self._take(running)
+
+    def finish(self, job_id: str) -> RunningJob:
+        running = self.running.pop(job_id, None)
+        if running is None:
+            raise UnknownReference("job_id", f"job {job_id!r} is not running")
+        for node, count in running.placement.workers:
+            self.index.release(self.index.nid[node], count)
+        return running
+
+    def set_node_state(self, node_id: str, state: NodeState) -> None:
+        n = self.index.nid.get(node_id)
+        if n is None:
+            raise UnknownReference("node_id", f"unknown node {node_id!r}")
+        self.node_state[node_id] = state
+        self.index.set_schedulable(n, state.schedulable)
+
+    def set_usage(self, usage: Mapping[str, int]) -> None:
+        self.usage = dict(usage)
+
+    def _take(self, running: RunningJob) -> None:
+        for node, count in running.placement.workers:
+            self.index.allocate(self.index.nid[node], count)
+        self.running[running.id] = running
+
+    # ------------------------------------------------------------ reading
+    def snapshot(self) -> Snapshot:
+        """An immutable view for one cycle. The index and running table are shared, not copied:
+        `run_cycle` never writes to them, and the caller applies the result only afterwards."""
+        if not self._pending_sorted:
+            self.pending = dict(sorted(self.pending.items(), key=lambda kv: kv[1].seq))
+            self._pending_sorted = True
+        if self._dirty:
+            by_tenant: dict[str, list[Job]] = {t: [] for t in self._dirty}
+            for job in self.pending.values():
+                rows = by_tenant.get(job.tenant)
+                if rows is not None:
+                    rows.append(job)
+            for tenant, rows in by_tenant.items():
+                if rows:
+                    rows.sort(key=queue_key)
+                    self._queues[tenant] = tuple(rows)
+                else:
+                    self._queues.pop(tenant, None)
+            self._dirty.clear()
+        return Snapshot(
+            facts=self.facts,
+            index=self.index,
+            running=self.running,
+            pending=tuple(self.pending.values()),
+            queues=self._queues.copy(),
+            usage=self.usage,
+            approvals=self.approvals,
+        )

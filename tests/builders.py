@@ -1,0 +1,213 @@
+"""Builders that speak the domain: `a_job().gang(2, "huawei-ascend-910b", 8).tenant("pcl")`."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+from scheduler.domain.accelerators import AcceleratorModel, Catalogue
+from scheduler.domain.geography import City, Currency, Jurisdiction
+from scheduler.domain.jobs import Gang, Job, Placement, RunningJob
+from scheduler.domain.money import Money
+from scheduler.domain.nodes import Node, NodeState, Owner, OwnerClass
+from scheduler.domain.pool import Pool
+from scheduler.domain.residency import Approval
+from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
+
+H800 = "nvidia-h800"
+H20 = "nvidia-h20"
+ASCEND = "huawei-ascend-910b"
+MLU = "cambricon-mlu370-x8"
+
+CATALOGUE = Catalogue(
+    [
+        AcceleratorModel(H800, "NVIDIA", False, 989, 80, 67, 1979),
+        AcceleratorModel(H20, "NVIDIA", False, 148, 96, 44, 296),
+        AcceleratorModel(ASCEND, "Huawei", True, 320, 64, None, 640),
+        AcceleratorModel(MLU, "Cambricon", True, 96, 48, 24, 256),
+    ]
+)
+
+PRIORITIES = (
+    PriorityClass("low", 100),
+    PriorityClass("standard", 500),
+    PriorityClass("high", 1000),
+)
+PRIORITY_VALUE = {p.name: p.value for p in PRIORITIES}
+
+_CURRENCY = {Jurisdiction.MAINLAND: Currency.CNY, Jurisdiction.HONG_KONG: Currency.HKD,
+             Jurisdiction.MACAO: Currency.MOP}
+
+
+@dataclass
+class PoolBuilder:
+    """`a_pool().nodes(4, ASCEND, city=City.SHENZHEN, owner="sz-gov").tenant(a_tenant("pcl"))`."""
+
+    _nodes: list[Node] = field(default_factory=list)
+    _owners: dict[str, Owner] = field(default_factory=dict)
+    _tenants: list[Tenant] = field(default_factory=list)
+    _approvals: list[Approval] = field(default_factory=list)
+
+    def nodes(
+        self,
+        count: int,
+        model: str = ASCEND,
+        *,
+        size: int = 8,
+        city: City = City.SHENZHEN,
+        owner: str | None = None,
+        owner_class: OwnerClass = OwnerClass.GOVERNMENT,
+        price: int = 1000,
+        state: NodeState = NodeState.UP,
+        prefix: str | None = None,
+    ) -> PoolBuilder:
+        currency = _CURRENCY[city.jurisdiction]
+        owner = owner or f"{owner_class.value}-{city.value}"
+        self._owners.setdefault(owner, Owner(owner, owner, owner_class, currency))
+        prefix = prefix or f"{owner}-{model}"
+        start = sum(1 for n in self._nodes if n.id.startswith(prefix + "-"))
+        for i in range(start, start + count):
+            self._nodes.append(
+                Node(f"{prefix}-{i:03d}", owner, owner_class, city, model, size,
+                     Money(currency, price), state)
+            )
+        return self
+
+    def tenant(self, tenant: Tenant | TenantBuilder) -> PoolBuilder:
+        self._tenants.append(tenant.build() if isinstance(tenant, TenantBuilder) else tenant)
+        return self
+
+    def approval(self, approval: Approval) -> PoolBuilder:
+        self._approvals.append(approval)
+        return self
+
+    def build(self) -> Pool:
+        tenants = self._tenants or [Tenant("t1", "t1")]
+        for tenant in tenants:
+            if tenant.owner is not None and tenant.owner not in self._owners:
+                raise ValueError(f"tenant {tenant.id}: owner {tenant.owner} has no nodes in this pool")
+        return Pool.build("test", CATALOGUE, self._owners.values(), self._nodes, tenants,
+                          PRIORITIES, self._approvals, "standard")
+
+
+def a_pool() -> PoolBuilder:
+    return PoolBuilder()
+
+
+@dataclass
+class TenantBuilder:
+    _tenant: Tenant
+
+    def weight(self, weight: int) -> TenantBuilder:
+        self._tenant = replace(self._tenant, weight=weight)
+        return self
+
+    def owner(self, owner: str) -> TenantBuilder:
+        self._tenant = replace(self._tenant, owner=owner)
+        return self
+
+    def cohort(self, cohort: str) -> TenantBuilder:
+        self._tenant = replace(self._tenant, cohort=cohort)
+        return self
+
+    def flags(self, *flags: TenantFlag) -> TenantBuilder:
+        self._tenant = replace(self._tenant, flags=frozenset(flags))
+        return self
+
+    def priorities(self, *names: str) -> TenantBuilder:
+        self._tenant = replace(self._tenant, priority_classes=frozenset(names))
+        return self
+
+    def quota(self, model: str, nominal: int, borrowing: int | None = None,
+              lending: int | None = None) -> TenantBuilder:
+        quotas = (*(self._tenant.quotas or ()), FlavorQuota(model, nominal, borrowing, lending))
+        self._tenant = replace(self._tenant, quotas=quotas)
+        return self
+
+    def build(self) -> Tenant:
+        return self._tenant
+
+
+def a_tenant(tenant_id: str) -> TenantBuilder:
+    return TenantBuilder(Tenant(tenant_id, tenant_id))
+
+
+_seq = itertools.count(1)
+
+
+@dataclass
+class JobBuilder:
+    _id: str
+    _tenant: str = "t1"
+    _workers: int = 1
+    _per_worker: int = 1
+    _models: frozenset[str] = frozenset({ASCEND})
+    _priority: str = "standard"
+    _walltime: int = 3600
+    _origin: Jurisdiction = Jurisdiction.MAINLAND
+    _submitted: int = 0
+    _seq: int | None = None
+    _preemptible: bool = True
+    _approvals: tuple[str, ...] = ()
+
+    def tenant(self, tenant: str) -> JobBuilder:
+        self._tenant = tenant
+        return self
+
+    def gang(self, workers: int, model: str | None = None, per_worker: int = 1) -> JobBuilder:
+        self._workers, self._per_worker = workers, per_worker
+        if model is not None:
+            self._models = frozenset({model})
+        return self
+
+    def accelerators(self, count: int) -> JobBuilder:
+        return self.gang(1, None, count)
+
+    def models(self, *models: str) -> JobBuilder:
+        self._models = frozenset(models)
+        return self
+
+    def priority(self, name: str) -> JobBuilder:
+        self._priority = name
+        return self
+
+    def walltime(self, seconds: int) -> JobBuilder:
+        self._walltime = seconds
+        return self
+
+    def origin(self, zone: Jurisdiction) -> JobBuilder:
+        self._origin = zone
+        return self
+
+    def approvals(self, *ids: str) -> JobBuilder:
+        self._approvals = ids
+        return self
+
+    def not_preemptible(self) -> JobBuilder:
+        self._preemptible = False
+        return self
+
+    def seq(self, seq: int) -> JobBuilder:
+        self._seq = seq
+        return self
+
+    def build(self) -> Job:
+        return Job(
+            id=self._id, tenant=self._tenant, gang=Gang(self._workers, self._per_worker),
+            models=self._models, priority_class=self._priority,
+            priority=PRIORITY_VALUE.get(self._priority, 0), walltime_s=self._walltime,
+            data_origin=self._origin, submitted_at=self._submitted,
+            seq=self._seq if self._seq is not None else next(_seq),
+            preemptible=self._preemptible, approvals=self._approvals,
+        )
+
+    def running_on(self, *workers: tuple[str, int], started_at: int = 0,
+                   model: str | None = None, zone: Jurisdiction | None = None) -> RunningJob:
+        job = self.build()
+        placement = Placement(model or next(iter(sorted(job.models))), zone or job.data_origin,
+                              tuple(workers))
+        return RunningJob(job, placement, started_at)
+
+
+def a_job(job_id: str) -> JobBuilder:
+    return JobBuilder(job_id)
