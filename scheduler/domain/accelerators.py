@@ -17,7 +17,7 @@ class Precision(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AcceleratorModel:
-    """One accelerator model. Throughput is integer TFLOPS (TOPS for int8) per device, dense peak."""
+    """One accelerator model. Throughput: integer TFLOPS (TOPS for int8) per device, dense peak."""
 
     id: str
     vendor: str
@@ -75,7 +75,9 @@ class Catalogue(Mapping[str, AcceleratorModel]):
             return self._models[model_id]
         except KeyError:
             known = ", ".join(sorted(self._models))
-            raise UnknownReference(field, f"unknown accelerator {model_id!r}; known: {known}") from None
+            raise UnknownReference(
+                field, f"unknown accelerator {model_id!r}; known: {known}"
+            ) from None
 
     def at_least(self, tflops_fp16: int) -> frozenset[str]:
         """Ids of the models with at least this fp16 throughput."""

@@ -1,4 +1,4 @@
-"""Money: integer minor units (fen, HK cents, avos) in one currency. Never floats, never converted."""
+"""Money: integer minor units (fen, HK cents, avos) of one currency. No floats, no conversion."""
 
 from __future__ import annotations
 

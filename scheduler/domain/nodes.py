@@ -67,6 +67,13 @@ class Node:
 
     def with_state(self, state: NodeState) -> Node:
         return Node(
-            self.id, self.owner, self.owner_class, self.city, self.model,
-            self.accelerators, self.price, state, self.labels,
+            self.id,
+            self.owner,
+            self.owner_class,
+            self.city,
+            self.model,
+            self.accelerators,
+            self.price,
+            state,
+            self.labels,
         )

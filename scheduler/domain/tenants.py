@@ -44,7 +44,9 @@ class FlavorQuota:
         if self.borrowing_limit is not None and self.borrowing_limit < 0:
             raise InvalidField(f"quotas.{self.model}.borrowing_limit", "must not be negative")
         if self.lending_limit is not None and not 0 <= self.lending_limit <= self.nominal:
-            raise InvalidField(f"quotas.{self.model}.lending_limit", "must be between 0 and nominal")
+            raise InvalidField(
+                f"quotas.{self.model}.lending_limit", "must be between 0 and nominal"
+            )
 
     @property
     def lendable(self) -> int:

@@ -87,8 +87,10 @@ class _Cycle:
                     continue
                 reason = self.no_room_reason(job, plan)
             else:
-                reason = Reason(ReasonCode.OVER_QUOTA, f"tenant {plan.tenant.id}: " + "; ".join(
-                    v.why for v in verdicts.values()))
+                reason = Reason(
+                    ReasonCode.OVER_QUOTA,
+                    f"tenant {plan.tenant.id}: " + "; ".join(v.why for v in verdicts.values()),
+                )
             if self.may_preempt() and self.preempt(job, plan):  # 5. preempt
                 continue
             self.decide_pending(job, plan, reason)  # 6. decide
@@ -212,7 +214,9 @@ class _Cycle:
         per[group.model] = per.get(group.model, 0) + total
         verdict = verdicts.get(group.model)
         self.admissions.append(
-            Admission(job.id, job.tenant, placement, verdict is not None and verdict.borrowing, preempts)
+            Admission(
+                job.id, job.tenant, placement, verdict is not None and verdict.borrowing, preempts
+            )
         )
 
     def no_room_reason(self, job: Job, plan: JobPlan) -> Reason:
@@ -259,7 +263,9 @@ class _Cycle:
         found, verdicts = fit
         for victim, cause in released:
             self.preemptions.append(
-                Preemption(victim.id, victim.job.tenant, job.id, cause, _cause_text(cause, job, victim))
+                Preemption(
+                    victim.id, victim.job.tenant, job.id, cause, _cause_text(cause, job, victim)
+                )
             )
         self.commit(job, plan, found, verdicts, tuple(v.id for v, _ in released))
         # capacity grew for everyone while victims were evicted: forget cached failures
@@ -414,7 +420,8 @@ class _Cycle:
         relevant = set(plan.candidates.gids)
         saved = self.index
         ends = sorted(
-            (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r) for r in self.live.values()
+            (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r)
+            for r in self.live.values()
         )
         try:
             self.index = trial
@@ -428,10 +435,9 @@ class _Cycle:
                     continue
                 fit = self.fits(job, plan)
                 if fit is not None:
-                    found, _ = fit
                     self.index = saved
-                    for node, _ranks in found:
-                        self.index.hold(node)
+                    for n, _ranks in fit[0]:
+                        self.index.hold(n)
                     self.reservation = (job.id, end)
                     self.pending[job.id] = Reason(
                         ReasonCode.RESERVED,
@@ -445,9 +451,7 @@ class _Cycle:
 
 def _cause_text(cause: PreemptionCause, job: Job, victim: RunningJob) -> str:
     if cause is PreemptionCause.PRIORITY:
-        return (
-            f"preempted by {job.id} (priority {job.priority} > {victim.job.priority})"
-        )
+        return f"preempted by {job.id} (priority {job.priority} > {victim.job.priority})"
     if cause is PreemptionCause.RECLAIM_OWNER:
         return f"preempted by {job.id}: the node's owner reclaims lent capacity"
     return f"preempted by {job.id}: tenant {job.tenant} reclaims quota lent to its cohort"

@@ -39,7 +39,15 @@ class CapacityIndex:
     `free` count but sit in no bucket, so nothing new lands on them."""
 
     __slots__ = (
-        "buckets", "free", "group_free", "groups", "held", "mask", "names", "node_group", "nid",
+        "buckets",
+        "free",
+        "group_free",
+        "groups",
+        "held",
+        "mask",
+        "names",
+        "nid",
+        "node_group",
         "size",
     )
 
@@ -69,7 +77,13 @@ class CapacityIndex:
         node_list = sorted(nodes, key=lambda n: n.id)
         keys: dict[tuple[str, str, str, str, int], list[Node]] = {}
         for node in node_list:
-            key = (node.model, node.city.value, node.owner, node.price.currency.value, node.price.minor)
+            key = (
+                node.model,
+                node.city.value,
+                node.owner,
+                node.price.currency.value,
+                node.price.minor,
+            )
             keys.setdefault(key, []).append(node)
         self = cls.__new__(cls)
         groups = []
@@ -108,7 +122,9 @@ class CapacityIndex:
                 n = self.nid[node.id]
                 free = node.accelerators - used.get(node.id, 0)
                 if free < 0:
-                    raise ValueError(f"node {node.id}: {-free} accelerators more in use than it has")
+                    raise ValueError(
+                        f"node {node.id}: {-free} accelerators more in use than it has"
+                    )
                 self.node_group[n] = gid
                 self.size[n] = node.accelerators
                 self.free[n] = free

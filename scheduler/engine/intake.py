@@ -53,7 +53,9 @@ class JobPlan:
 class Intake:
     """Per-cycle cache of job plans."""
 
-    def __init__(self, snapshot: Snapshot, strategy: PlacementStrategy, quota: QuotaState, now: int):
+    def __init__(
+        self, snapshot: Snapshot, strategy: PlacementStrategy, quota: QuotaState, now: int
+    ):
         self.snapshot = snapshot
         self.strategy = strategy
         self.quota = quota  # read for ceilings only, which do not change within a cycle
@@ -72,7 +74,14 @@ class Intake:
 
     def plan(self, job: Job) -> JobPlan | Reason:
         zones = self.zones(job)
-        key = (job.tenant, job.priority_class, job.models, zones, job.gang.workers, job.gang.per_worker)
+        key = (
+            job.tenant,
+            job.priority_class,
+            job.models,
+            zones,
+            job.gang.workers,
+            job.gang.per_worker,
+        )
         found = self._plans.get(key)
         if found is None:
             found = self._make(job, zones)
@@ -89,7 +98,8 @@ class Intake:
             allowed = ", ".join(sorted(tenant.priority_classes))
             return Reason(
                 ReasonCode.PRIORITY_NOT_ALLOWED,
-                f"tenant {tenant.id} may not use priority class {job.priority_class!r} (allowed: {allowed})",
+                f"tenant {tenant.id} may not use priority class {job.priority_class!r}"
+                f" (allowed: {allowed})",
             )
         models = sorted(m for m in job.models if facts.capacity_by_model.get(m))
         if not models:
@@ -104,11 +114,14 @@ class Intake:
             where = sorted({z.value for (m, z) in facts.node_sizes if m in models})
             return Reason(
                 ReasonCode.RESIDENCY,
-                f"data from {job.data_origin} may run only in {', '.join(z.value for z in zone_list)};"
-                f" {', '.join(models)} exist only in {', '.join(where)} (an approval could allow it)",
+                f"data from {job.data_origin} may run only in"
+                f" {', '.join(z.value for z in zone_list)}; {', '.join(models)} exist only in"
+                f" {', '.join(where)} (an approval could allow it)",
             )
         gang = job.gang
-        fits = [(m, z) for m, z in in_zone if facts.max_workers(m, z, gang.per_worker) >= gang.workers]
+        fits = [
+            (m, z) for m, z in in_zone if facts.max_workers(m, z, gang.per_worker) >= gang.workers
+        ]
         if not fits:
             largest = max(facts.max_workers(m, z, gang.per_worker) for m, z in in_zone)
             return Reason(

@@ -22,7 +22,9 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
     if len(set(admitted)) != len(admitted):
         out.append("a job was admitted twice")
     for job_id in pending:
-        outcomes = (job_id in set(admitted)) + (job_id in result.pending) + (job_id in result.rejected)
+        outcomes = (
+            (job_id in set(admitted)) + (job_id in result.pending) + (job_id in result.rejected)
+        )
         if outcomes != 1:
             out.append(f"job {job_id} has {outcomes} outcomes")
     for job_id in admitted:
@@ -49,7 +51,9 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
         if job is None:
             continue
         p = a.placement
-        if len(p.workers) != job.gang.workers or any(c != job.gang.per_worker for _, c in p.workers):
+        if len(p.workers) != job.gang.workers or any(
+            c != job.gang.per_worker for _, c in p.workers
+        ):
             out.append(f"job {job.id}: gang split or resized: {p.workers}")
         if {pool.nodes[n].model for n, _ in p.workers} != {p.model} or p.model not in job.models:
             out.append(f"job {job.id}: placed on a model it did not accept or on mixed models")
@@ -57,7 +61,9 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
         if node_zones != {p.zone}:
             out.append(f"job {job.id}: gang spans zones {sorted(node_zones)}")
         zones = dict(
-            allowed_zones(job.tenant, job.data_origin, job.approvals, dict(snapshot.approvals), result.now)
+            allowed_zones(
+                job.tenant, job.data_origin, job.approvals, dict(snapshot.approvals), result.now
+            )
         )
         if p.zone not in zones or zones[p.zone] != p.approval:
             out.append(f"job {job.id}: zone {p.zone} not allowed for data from {job.data_origin}")
@@ -78,23 +84,22 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
 
     # preemption only of preemptible work, of lower priority or on borrowed capacity
     by_job = {a.job_id: a for a in result.admissions}
-    for p in result.preemptions:
-        victim = snapshot.running.get(p.job_id)
-        preemptor = pending.get(p.by_job)
-        if victim is None or preemptor is None or p.by_job not in by_job:
-            out.append(f"preemption of {p.job_id} by {p.by_job} refers to unknown jobs")
+    for pre in result.preemptions:
+        victim = snapshot.running.get(pre.job_id)
+        preemptor = pending.get(pre.by_job)
+        if victim is None or preemptor is None or pre.by_job not in by_job:
+            out.append(f"preemption of {pre.job_id} by {pre.by_job} refers to unknown jobs")
             continue
         if not victim.job.preemptible:
-            out.append(f"non-preemptible job {p.job_id} was preempted")
-        if p.cause is PreemptionCause.PRIORITY and victim.job.priority >= preemptor.priority:
-            out.append(f"job {p.job_id} preempted for priority by a job of no higher priority")
-        if p.cause is PreemptionCause.RECLAIM_OWNER:
+            out.append(f"non-preemptible job {pre.job_id} was preempted")
+        if pre.cause is PreemptionCause.PRIORITY and victim.job.priority >= preemptor.priority:
+            out.append(f"job {pre.job_id} preempted for priority by a job of no higher priority")
+        if pre.cause is PreemptionCause.RECLAIM_OWNER:
             owner = pool.tenants[preemptor.tenant].owner
             victim_owner = pool.tenants[victim.job.tenant].owner
             node_owners = {pool.nodes[n].owner for n, _ in victim.placement.workers}
             if owner is None or owner not in node_owners or victim_owner == owner:
-                out.append(f"job {p.job_id} reclaimed by an owner it did not borrow from")
-        if p.job_id not in by_job[p.by_job].preempts:
-            out.append(f"admission of {p.by_job} does not list its victim {p.job_id}")
+                out.append(f"job {pre.job_id} reclaimed by an owner it did not borrow from")
+        if pre.job_id not in by_job[pre.by_job].preempts:
+            out.append(f"admission of {pre.by_job} does not list its victim {pre.job_id}")
     return out
-

@@ -83,13 +83,14 @@ def find_gang(
         if len(members) > 1:
             _add_multi(plans, members, slots, tier_of, workers, best, level=1)
     for members in by_zone.values():
-        cities = {groups[g].city for g in members}
+        cities = {groups[m].city for m in members}
         if len(cities) > 1:
             # fill from the cities with the most room first: the gang spans the fewest cities
             city_slots: dict[object, int] = {}
-            for g in members:
-                city_slots[groups[g].city] = city_slots.get(groups[g].city, 0) + slots[g]
-            ordered = sorted(members, key=lambda g: (-city_slots[groups[g].city], tier_of[g], g))
+            for gid in members:
+                city = groups[gid].city
+                city_slots[city] = city_slots.get(city, 0) + slots[gid]
+            ordered = sorted(members, key=lambda m: (-city_slots[groups[m].city], tier_of[m], m))
             _add_multi(plans, ordered, slots, tier_of, workers, best, level=2, keep_order=True)
     if not plans:
         return None
@@ -126,7 +127,9 @@ def _take(
     left = workers
     for gid in fill:
         buckets = index.buckets[gid]
-        sizes = range(per_worker, len(buckets)) if best else range(len(buckets) - 1, per_worker - 1, -1)
+        sizes = (
+            range(per_worker, len(buckets)) if best else range(len(buckets) - 1, per_worker - 1, -1)
+        )
         for c in sizes:
             per_node = c // per_worker
             for node in buckets[c]:

@@ -68,12 +68,17 @@ class QuotaState:
             if within:
                 return OK
             return QuotaVerdict(
-                False, within_nominal=False,
-                why=f"{model}: {used} in use + {count} > nominal {quota.nominal} (no cohort to borrow from)",
+                False,
+                within_nominal=False,
+                why=(
+                    f"{model}: {used} in use + {count} > nominal {quota.nominal}"
+                    " (no cohort to borrow from)"
+                ),
             )
         if quota.borrowing_limit is not None and after > quota.nominal + quota.borrowing_limit:
             return QuotaVerdict(
-                False, within_nominal=False,
+                False,
+                within_nominal=False,
                 why=(
                     f"{model}: {used} in use + {count} > nominal {quota.nominal}"
                     f" + borrowing limit {quota.borrowing_limit}"
@@ -85,7 +90,8 @@ class QuotaState:
         pool_size = self.facts.cohort_capacity.get(key, 0)
         if pool_used + draw > pool_size:
             return QuotaVerdict(
-                False, within_nominal=within,
+                False,
+                within_nominal=within,
                 why=(
                     f"{model}: cohort {tenant.cohort} has {pool_size - pool_used} of {pool_size}"
                     f" left, job needs {draw} from it"

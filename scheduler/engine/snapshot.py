@@ -123,5 +123,3 @@ def tenant_queues(pending: Iterable[Job]) -> dict[str, tuple[Job, ...]]:
     for job in pending:
         by_tenant.setdefault(job.tenant, []).append(job)
     return {tenant: tuple(sorted(jobs, key=queue_key)) for tenant, jobs in by_tenant.items()}
-
-

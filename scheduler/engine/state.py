@@ -66,9 +66,9 @@ class ClusterState:
             self._dirty.add(job.tenant)
             self._take(RunningJob(job, admission.placement, now))
         for job_id in result.rejected:
-            job = self.pending.pop(job_id, None)
-            if job is not None:
-                self._dirty.add(job.tenant)
+            rejected = self.pending.pop(job_id, None)
+            if rejected is not None:
+                self._dirty.add(rejected.tenant)
 
     def submit_requeued(self, job: Job) -> None:
         self.pending[job.id] = job

@@ -1,1 +1,1 @@
-"""Scheduling policies: queue ordering, fair share, placement strategies, victim choice, registry."""
+"""Scheduling policies: queue order, fair share, placement strategies, victim choice, registry."""

@@ -4,7 +4,7 @@ the jobs behind it."""
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from scheduler.domain.jobs import Job
 
@@ -17,11 +17,11 @@ class Discipline(enum.StrEnum):
 
 
 class QueuePolicy(Protocol):
-    name: ClassVar[str]
-    summary: ClassVar[str]
-    discipline: ClassVar[Discipline]
-    preemption: ClassVar[bool]
-    arrival_order: ClassVar[bool]  # True: consider jobs strictly in arrival order
+    name: str
+    summary: str
+    discipline: Discipline
+    preemption: bool
+    arrival_order: bool  # True: consider jobs strictly in arrival order
 
     def head_key(self, job: Job, share_ppm: int) -> tuple[int, ...]:
         """Sort key of a tenant's head job; `share_ppm` is the tenant's weighted fair share use."""

@@ -8,7 +8,7 @@ approval opens, whatever the strategy: data leaves its zone only when it must.
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from scheduler.domain.geography import Currency
 from scheduler.domain.money import Money
@@ -31,9 +31,9 @@ class GroupView(Protocol):
 
 
 class PlacementStrategy(Protocol):
-    name: ClassVar[str]
-    summary: ClassVar[str]
-    fit: ClassVar[Fit]
+    name: str
+    summary: str
+    fit: Fit
 
     def tier(self, group: GroupView, home_currency: Currency) -> int: ...
 

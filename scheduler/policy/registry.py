@@ -10,12 +10,10 @@ from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
 from scheduler.policy.ordering import Backfill, Fifo, PriorityFairShare, QueuePolicy
 from scheduler.policy.placement import BinPack, Cheapest, DomesticFirst, PlacementStrategy, Spread
 
-QUEUE_POLICIES: dict[str, type[QueuePolicy]] = {
-    cls.name: cls for cls in (Fifo, PriorityFairShare, Backfill)
-}
-PLACEMENT_STRATEGIES: dict[str, type[PlacementStrategy]] = {
-    cls.name: cls for cls in (BinPack, Spread, Cheapest, DomesticFirst)
-}
+_QUEUES: tuple[type[QueuePolicy], ...] = (Fifo, PriorityFairShare, Backfill)
+_PLACEMENTS: tuple[type[PlacementStrategy], ...] = (BinPack, Spread, Cheapest, DomesticFirst)
+QUEUE_POLICIES: dict[str, type[QueuePolicy]] = {cls.name: cls for cls in _QUEUES}
+PLACEMENT_STRATEGIES: dict[str, type[PlacementStrategy]] = {cls.name: cls for cls in _PLACEMENTS}
 DEFAULT_QUEUE = PriorityFairShare.name
 DEFAULT_PLACEMENT = BinPack.name
 
@@ -31,13 +29,17 @@ class Policy:
         return f"{self.queue.name}:{self.placement.name}"
 
 
-def resolve_policy(spec: str, half_life_s: int = DEFAULT_HALF_LIFE_S, field: str = "policy") -> Policy:
+def resolve_policy(
+    spec: str, half_life_s: int = DEFAULT_HALF_LIFE_S, field: str = "policy"
+) -> Policy:
     """`queue`, `placement`, or `queue:placement` → a Policy. Defaults fill the missing half."""
     if half_life_s <= 0:
         raise InvalidField("half_life_s", "must be a positive number of seconds")
     parts = [p.strip() for p in spec.split(":")]
     if len(parts) > 2 or not all(parts):
-        raise InvalidField(field, f"malformed policy {spec!r}; expected QUEUE, PLACEMENT or QUEUE:PLACEMENT")
+        raise InvalidField(
+            field, f"malformed policy {spec!r}; expected QUEUE, PLACEMENT or QUEUE:PLACEMENT"
+        )
     if len(parts) == 2:
         queue_name, placement_name = parts
     elif parts[0] in PLACEMENT_STRATEGIES:
@@ -46,7 +48,9 @@ def resolve_policy(spec: str, half_life_s: int = DEFAULT_HALF_LIFE_S, field: str
         queue_name, placement_name = parts[0], DEFAULT_PLACEMENT
     queue = QUEUE_POLICIES.get(queue_name)
     if queue is None:
-        raise InvalidField(field, f"unknown queue policy {queue_name!r}; known: {', '.join(QUEUE_POLICIES)}")
+        raise InvalidField(
+            field, f"unknown queue policy {queue_name!r}; known: {', '.join(QUEUE_POLICIES)}"
+        )
     placement = PLACEMENT_STRATEGIES.get(placement_name)
     if placement is None:
         known = ", ".join(PLACEMENT_STRATEGIES)
