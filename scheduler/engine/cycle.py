@@ -47,14 +47,13 @@ class _Cycle:
         self.now = now
         self.best = policy.placement.fit is Fit.BEST
         self.index: CapacityIndex = snapshot.index.copy()
-        self.quota = QuotaState.of(snapshot.facts, snapshot.running.values())
+        self.quota = QuotaState.of_used(snapshot.facts, snapshot.used)
         self.intake = Intake(snapshot, policy.placement, self.quota, now)
         self.fair: FairShare = snapshot.facts.fair_share(policy.half_life_s)
         self.alloc: dict[str, dict[str, int]] = {}
-        for r in snapshot.running.values():
-            per = self.alloc.setdefault(r.job.tenant, {})
-            per[r.placement.model] = per.get(r.placement.model, 0) + r.placement.accelerators
-        self.live: dict[str, RunningJob] = dict(snapshot.running)
+        for (tenant_id, model), count in snapshot.used.items():
+            self.alloc.setdefault(tenant_id, {})[model] = count
+        self.evicted: set[str] = set()  # running jobs this cycle has preempted
         self.admissions: list[Admission] = []
         self.preemptions: list[Preemption] = []
         self.pending: dict[str, Reason] = {}
@@ -299,7 +298,7 @@ class _Cycle:
             for r in self.victims_by_combo.get((model, zone.value), ()):
                 if not reclaim and r.job.priority >= job.priority:
                     break
-                if r.id not in self.live:
+                if r.id in self.evicted:
                     continue
                 cause = self.cause(job, tenant, r)
                 if cause is not None:
@@ -357,11 +356,11 @@ class _Cycle:
 
     def evict(self, victim: RunningJob) -> None:
         self._shift(victim, release=True)
-        del self.live[victim.id]
+        self.evicted.add(victim.id)
 
     def restore(self, victim: RunningJob) -> None:
         self._shift(victim, release=False)
-        self.live[victim.id] = victim
+        self.evicted.discard(victim.id)
 
     def _shift(self, victim: RunningJob, release: bool) -> None:
         tenant = self.snap.pool.tenants.get(victim.job.tenant)
@@ -421,7 +420,8 @@ class _Cycle:
         saved = self.index
         ends = sorted(
             (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r)
-            for r in self.live.values()
+            for r in self.snap.running.values()
+            if r.id not in self.evicted
         )
         try:
             self.index = trial

@@ -9,7 +9,7 @@ configured without quotas is not limited.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scheduler.domain.jobs import RunningJob
@@ -44,6 +44,16 @@ class QuotaState:
             tenant = tenants.get(r.job.tenant)
             if tenant is not None:
                 state.charge(tenant, r.placement.model, r.placement.accelerators)
+        return state
+
+    @classmethod
+    def of_used(cls, facts: PoolFacts, used: Mapping[tuple[str, str], int]) -> QuotaState:
+        state = cls(facts)
+        tenants = facts.pool.tenants
+        for (tenant_id, model), count in used.items():
+            tenant = tenants.get(tenant_id)
+            if tenant is not None and count:
+                state.charge(tenant, model, count)
         return state
 
     def copy(self) -> QuotaState:

@@ -69,6 +69,7 @@ class Snapshot:
     pending: jobs waiting, in arrival (`seq`) order.
     queues: the same jobs per tenant, ordered by (priority descending, seq).
     running: jobs holding capacity, by id; `index` already has their capacity taken.
+    used: accelerators held per (tenant, model), the sum over `running`.
     usage: decayed TFLOP-seconds per tenant (see policy.fairshare).
     """
 
@@ -77,6 +78,7 @@ class Snapshot:
     running: Mapping[str, RunningJob]
     pending: Sequence[Job]
     queues: Mapping[str, Sequence[Job]]
+    used: Mapping[tuple[str, str], int]
     usage: Mapping[str, int]
     approvals: Mapping[str, Approval]
 
@@ -97,11 +99,14 @@ class Snapshot:
         up to date incrementally with `ClusterState` instead."""
         facts = pool if isinstance(pool, PoolFacts) else PoolFacts.of(pool)
         running_map = {r.id: r for r in running}
-        used: dict[str, int] = {}
+        on_node: dict[str, int] = {}
+        used: dict[tuple[str, str], int] = {}
         for r in running_map.values():
+            key = (r.job.tenant, r.placement.model)
+            used[key] = used.get(key, 0) + r.placement.accelerators
             for node, count in r.placement.workers:
-                used[node] = used.get(node, 0) + count
-        index = CapacityIndex.build(facts.pool.nodes.values(), facts.pool.catalogue, used)
+                on_node[node] = on_node.get(node, 0) + count
+        index = CapacityIndex.build(facts.pool.nodes.values(), facts.pool.catalogue, on_node)
         ordered = tuple(sorted(pending, key=lambda j: j.seq))
         return cls(
             facts=facts,
@@ -109,6 +114,7 @@ class Snapshot:
             running=running_map,
             pending=ordered,
             queues=tenant_queues(ordered),
+            used=used,
             usage=dict(usage or {}),
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
         )

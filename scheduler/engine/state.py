@@ -26,6 +26,7 @@ class ClusterState:
         self.index = CapacityIndex.build(pool.nodes.values(), pool.catalogue)
         self.node_state = {node.id: node.state for node in pool.nodes.values()}
         self.running: dict[str, RunningJob] = {}
+        self.used: dict[tuple[str, str], int] = {}
         self.pending: dict[str, Job] = {}
         self.usage: dict[str, int] = dict(usage or {})
         self.approvals: dict[str, Approval] = dict(pool.approvals)
@@ -87,6 +88,7 @@ class ClusterState:
             raise UnknownReference("job_id", f"job {job_id!r} is not running")
         for node, count in running.placement.workers:
             self.index.release(self.index.nid[node], count)
+        self._count(running, -1)
         return running
 
     def set_node_state(self, node_id: str, state: NodeState) -> None:
@@ -103,6 +105,15 @@ class ClusterState:
         for node, count in running.placement.workers:
             self.index.allocate(self.index.nid[node], count)
         self.running[running.id] = running
+        self._count(running, 1)
+
+    def _count(self, running: RunningJob, sign: int) -> None:
+        key = (running.job.tenant, running.placement.model)
+        left = self.used.get(key, 0) + sign * running.placement.accelerators
+        if left:
+            self.used[key] = left
+        else:
+            self.used.pop(key, None)
 
     # ------------------------------------------------------------ reading
     def snapshot(self) -> Snapshot:
@@ -130,6 +141,7 @@ class ClusterState:
             running=self.running,
             pending=tuple(self.pending.values()),
             queues=self._queues.copy(),
+            used=self.used.copy(),
             usage=self.usage,
             approvals=self.approvals,
         )

@@ -1,0 +1,1 @@
+"""Workloads and (in the trace-replay issue) the discrete-event simulator."""
