@@ -32,6 +32,9 @@ from scheduler.policy.registry import Policy
 
 # Bounds the work one blocked job may spend looking for victims.
 MAX_VICTIM_CANDIDATES = 256
+# Bounds how many blocked jobs may try for the backfill reservation in one cycle (each try
+# replays the ends of all running jobs).
+MAX_RESERVATION_TRIES = 4
 
 Found = list[tuple[int, int]]  # [(node handle, ranks on it)]
 
@@ -54,6 +57,7 @@ class _Cycle:
         for (tenant_id, model), count in snapshot.used.items():
             self.alloc.setdefault(tenant_id, {})[model] = count
         self.evicted: set[str] = set()  # running jobs this cycle has preempted
+        self.shares: dict[str, int] = {}  # fair-share values, dropped when a tenant's use changes
         self.admissions: list[Admission] = []
         self.preemptions: list[Preemption] = []
         self.pending: dict[str, Reason] = {}
@@ -61,10 +65,10 @@ class _Cycle:
         # shapes known not to fit: valid while capacity only shrinks, cleared when it grows
         self.no_room: dict[tuple[int, int, int], Reason] = {}
         self.no_victims: set[tuple[object, ...]] = set()
-        self.victims_by_combo: dict[tuple[str, str], list[RunningJob]] | None = None
-        self.lent: dict[str, int] | None = None  # owner -> preemptible jobs of others on its nodes
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
+        self.reservation_tries = 0
+        self.started: list[RunningJob] = []  # admitted this cycle, as if running from now
 
     # ---------------------------------------------------------------- the cycle
     def run(self) -> CycleResult:
@@ -124,12 +128,17 @@ class _Cycle:
                 heapq.heappush(heap, (head_key(queue[i + 1], self.share(tenant)), tenant, i + 1))
 
     def share(self, tenant_id: str) -> int:
+        cached = self.shares.get(tenant_id)
+        if cached is not None:
+            return cached
         tenant = self.snap.pool.tenants.get(tenant_id)
-        if tenant is None:
-            return 0
-        return self.fair.share_ppm(
-            tenant.weight, self.alloc.get(tenant_id, {}), self.snap.usage.get(tenant_id, 0)
-        )
+        value = 0
+        if tenant is not None:
+            value = self.fair.share_ppm(
+                tenant.weight, self.alloc.get(tenant_id, {}), self.snap.usage.get(tenant_id, 0)
+            )
+        self.shares[tenant_id] = value
+        return value
 
     # ---------------------------------------------------------------- 3. quota
     def quota_allowed(
@@ -211,7 +220,9 @@ class _Cycle:
         self.quota.charge(plan.tenant, group.model, total)
         per = self.alloc.setdefault(job.tenant, {})
         per[group.model] = per.get(group.model, 0) + total
+        self.shares.pop(job.tenant, None)
         verdict = verdicts.get(group.model)
+        self.started.append(RunningJob(job, placement, self.now))
         self.admissions.append(
             Admission(
                 job.id, job.tenant, placement, verdict is not None and verdict.borrowing, preempts
@@ -238,6 +249,8 @@ class _Cycle:
         if not chosen:
             self.no_victims.add(memo)
             return False
+        if job.gang.workers == 1 and self.preempt_on_one_node(job, plan, chosen):
+            return True
         released: list[tuple[RunningJob, PreemptionCause]] = []
         for victim, cause in chosen:
             self.evict(victim)
@@ -259,6 +272,61 @@ class _Cycle:
                 del released[i]
         fit = self.fits(job, plan)
         assert fit is not None
+        self.finish_preemption(job, plan, fit, released)
+        return True
+
+    def preempt_on_one_node(
+        self, job: Job, plan: JobPlan, chosen: list[tuple[RunningJob, PreemptionCause]]
+    ) -> bool:
+        """A single-node job needs room on one node: pick the node where the fewest (then the
+        lowest-priority, most recently started) victims make enough room."""
+        allowed, _ = self.quota_allowed(plan, job.gang.total)
+        if not allowed:
+            return False  # quota is short, not room: the general search handles reclaim
+        index = self.index
+        groups = set(plan.for_models(allowed, index).gids)
+        need = job.gang.per_worker
+        on_node: dict[int, list[tuple[RunningJob, PreemptionCause, int]]] = {}
+        for victim, cause in chosen:
+            for node, count in victim.placement.workers:
+                n = index.nid[node]
+                if index.node_group[n] in groups and index.schedulable(n) and n not in index.held:
+                    on_node.setdefault(n, []).append((victim, cause, count))
+        best: tuple[tuple[int, int, int], list[tuple[RunningJob, PreemptionCause]]] | None = None
+        for n, rows in on_node.items():
+            room = index.free[n]
+            picked: list[tuple[RunningJob, PreemptionCause]] = []
+            for victim, cause, count in rows:
+                if room >= need:
+                    break
+                picked.append((victim, cause))
+                room += count
+            if room < need:
+                continue
+            worst = max(victim_order(v) for v, _ in picked)
+            key = (len(picked), *worst[:2])
+            if best is None or key < best[0]:
+                best = (key, picked)
+        if best is None:
+            return False
+        picked = best[1]
+        for victim, _ in picked:
+            self.evict(victim)
+        fit = self.fits(job, plan)
+        if fit is None:
+            for victim, _ in picked:
+                self.restore(victim)
+            return False
+        self.finish_preemption(job, plan, fit, picked)
+        return True
+
+    def finish_preemption(
+        self,
+        job: Job,
+        plan: JobPlan,
+        fit: tuple[Found, dict[str, QuotaVerdict]],
+        released: list[tuple[RunningJob, PreemptionCause]],
+    ) -> None:
         found, verdicts = fit
         for victim, cause in released:
             self.preemptions.append(
@@ -270,7 +338,6 @@ class _Cycle:
         # capacity grew for everyone while victims were evicted: forget cached failures
         self.no_room.clear()
         self.no_victims.clear()
-        return True
 
     def fits(self, job: Job, plan: JobPlan) -> tuple[Found, dict[str, QuotaVerdict]] | None:
         allowed, verdicts = self.quota_allowed(plan, job.gang.total)
@@ -280,25 +347,28 @@ class _Cycle:
         return None if found is None else (found, verdicts)
 
     def victims(self, job: Job, plan: JobPlan) -> list[tuple[RunningJob, PreemptionCause]]:
-        if self.victims_by_combo is None:
-            table: dict[tuple[str, str], list[RunningJob]] = {}
-            for r in self.snap.running.values():
-                if r.job.preemptible:
-                    table.setdefault((r.placement.model, r.placement.zone.value), []).append(r)
-            for rows in table.values():
-                rows.sort(key=victim_order)
-            self.victims_by_combo = table
+        """Up to MAX_VICTIM_CANDIDATES running jobs this job may preempt, in victim order."""
         tenant = plan.tenant
-        # Reclaim needs an owner or a cohort; without either only lower priorities can be taken,
-        # and rows are sorted by priority, so the scan stops at the first row that is not lower.
-        reclaim = self.owner_has_lent(tenant) or self.cohort_has_borrowers(tenant, plan)
+        index = self.snap.victims
+        # When quota (not room) is short, only the tenant's own jobs or its cohort's free quota.
+        quota_short = not self.quota_allowed(plan, job.gang.total)[0]
+        # Without reclaim only lower priorities can be taken, and each (model, zone) is walked
+        # from its lowest priority up, so the walk stops at the first job that is not lower.
+        reclaim = (
+            tenant.owner is not None and index.lent.get(tenant.owner, 0) > 0
+        ) or self.cohort_has_borrowers(tenant, plan)
         out: list[tuple[RunningJob, PreemptionCause]] = []
-        for model, zone in plan.combos:
+        for combo in plan.combos:
+            lowest = index.lowest_priority(combo)
+            if lowest is None or (not reclaim and lowest >= job.priority):
+                continue
             taken = 0
-            for r in self.victims_by_combo.get((model, zone.value), ()):
+            for r in index.in_order(combo):
                 if not reclaim and r.job.priority >= job.priority:
                     break
                 if r.id in self.evicted:
+                    continue
+                if quota_short and not self.frees_quota_for(tenant, r):
                     continue
                 cause = self.cause(job, tenant, r)
                 if cause is not None:
@@ -309,22 +379,13 @@ class _Cycle:
         out.sort(key=lambda pair: victim_order(pair[0]))
         return out[:MAX_VICTIM_CANDIDATES]
 
-    def owner_has_lent(self, tenant: Tenant) -> bool:
-        if tenant.owner is None:
+    def frees_quota_for(self, tenant: Tenant, victim: RunningJob) -> bool:
+        if victim.job.tenant == tenant.id:
+            return True
+        if tenant.cohort is None:
             return False
-        if self.lent is None:
-            lent: dict[str, int] = {}
-            tenants = self.snap.pool.tenants
-            for r in self.snap.running.values():
-                victim_tenant = tenants.get(r.job.tenant)
-                if not r.job.preemptible or victim_tenant is None:
-                    continue
-                n = self.index.nid[r.placement.workers[0][0]]
-                owner = self.index.groups[self.index.node_group[n]].owner
-                if victim_tenant.owner != owner:
-                    lent[owner] = lent.get(owner, 0) + 1
-            self.lent = lent
-        return self.lent.get(tenant.owner, 0) > 0
+        victim_tenant = self.snap.pool.tenants.get(victim.job.tenant)
+        return victim_tenant is not None and victim_tenant.cohort == tenant.cohort
 
     def cohort_has_borrowers(self, tenant: Tenant, plan: JobPlan) -> bool:
         if tenant.cohort is None:
@@ -380,6 +441,7 @@ class _Cycle:
                 self.quota.charge(tenant, model, total)
         per = self.alloc.setdefault(victim.job.tenant, {})
         per[model] = per.get(model, 0) + sign * total
+        self.shares.pop(victim.job.tenant, None)
 
     # ---------------------------------------------------------------- 6. decide
     def decide_pending(self, job: Job, plan: JobPlan, reason: Reason) -> None:
@@ -393,8 +455,10 @@ class _Cycle:
             return
         if discipline is Discipline.BACKFILL:
             if self.reservation is None:
-                if self.reserve(job, plan):
-                    return
+                if self.reservation_tries < MAX_RESERVATION_TRIES:
+                    self.reservation_tries += 1
+                    if self.reserve(job, plan):
+                        return
             elif self.would_fit_unheld(job, plan):
                 self.pending[job.id] = Reason(
                     ReasonCode.BACKFILL_WOULD_DELAY,
@@ -418,10 +482,10 @@ class _Cycle:
         trial = self.index.copy()
         relevant = set(plan.candidates.gids)
         saved = self.index
+        holding = [r for r in self.snap.running.values() if r.id not in self.evicted]
         ends = sorted(
             (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r)
-            for r in self.snap.running.values()
-            if r.id not in self.evicted
+            for r in holding + self.started
         )
         try:
             self.index = trial

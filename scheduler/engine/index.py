@@ -48,6 +48,7 @@ class CapacityIndex:
         "names",
         "nid",
         "node_group",
+        "owned",
         "size",
     )
 
@@ -63,6 +64,9 @@ class CapacityIndex:
     mask: list[int]
     group_free: list[int]
     held: set[int]
+    # Copy on write: a copy shares each group's bucket sets with its origin until it first
+    # changes that group, so a cycle's scratch copy costs O(groups), not O(nodes).
+    owned: list[bool]
 
     @classmethod
     def build(
@@ -136,10 +140,12 @@ class CapacityIndex:
             self.mask.append(mask)
             self.group_free.append(total)
         self.groups = tuple(groups)
+        self.owned = [True] * len(groups)
         return self
 
     def copy(self) -> CapacityIndex:
-        """A scratch copy for one cycle; the static parts are shared."""
+        """A scratch copy for one cycle; the static parts are shared, bucket sets are copied on
+        first write. The origin must not change while the copy is in use."""
         other = CapacityIndex.__new__(CapacityIndex)
         other.groups = self.groups
         other.names = self.names
@@ -147,11 +153,18 @@ class CapacityIndex:
         other.node_group = self.node_group
         other.size = self.size
         other.free = self.free.copy()
-        other.buckets = [[b.copy() for b in g] for g in self.buckets]
+        other.buckets = self.buckets.copy()
+        other.owned = [False] * len(self.groups)
         other.mask = self.mask.copy()
         other.group_free = self.group_free.copy()
         other.held = self.held.copy()
         return other
+
+    def _own(self, gid: int) -> list[set[int]]:
+        if not self.owned[gid]:
+            self.buckets[gid] = [b.copy() for b in self.buckets[gid]]
+            self.owned[gid] = True
+        return self.buckets[gid]
 
     def schedulable(self, node: int) -> bool:
         return node in self.held or node in self.buckets[self.node_group[node]][self.free[node]]
@@ -166,7 +179,7 @@ class CapacityIndex:
         """Put a node into placement (up) or take it out (cordoned, draining, down)."""
         gid = self.node_group[node]
         free = self.free[node]
-        bucket = self.buckets[gid][free]
+        bucket = self._own(gid)[free]
         self.held.discard(node)
         if schedulable and node not in bucket:
             bucket.add(node)
@@ -181,17 +194,18 @@ class CapacityIndex:
     def _move(self, node: int, delta: int) -> None:
         old = self.free[node]
         new = old + delta
-        self.free[node] = new
         if new < 0 or new > self.size[node]:
             raise ValueError(f"node {self.names[node]}: free accelerators would be {new}")
+        self.free[node] = new
         gid = self.node_group[node]
-        bucket = self.buckets[gid][old]
-        if node in bucket:  # schedulable and not held
+        if node in self.buckets[gid][old]:  # schedulable and not held
+            buckets = self._own(gid)
+            bucket = buckets[old]
             bucket.remove(node)
             mask = self.mask[gid]
             if not bucket:
                 mask &= ~(1 << old)
-            self.buckets[gid][new].add(node)
+            buckets[new].add(node)
             self.mask[gid] = mask | (1 << new)
             self.group_free[gid] += delta
 
@@ -199,8 +213,8 @@ class CapacityIndex:
         """Take a node out of placement (its free capacity is reserved) until `unhold`."""
         gid = self.node_group[node]
         free = self.free[node]
-        bucket = self.buckets[gid][free]
-        if node in bucket:
+        if node in self.buckets[gid][free]:
+            bucket = self._own(gid)[free]
             bucket.remove(node)
             if not bucket:
                 self.mask[gid] &= ~(1 << free)
@@ -212,7 +226,7 @@ class CapacityIndex:
             self.held.remove(node)
             gid = self.node_group[node]
             free = self.free[node]
-            self.buckets[gid][free].add(node)
+            self._own(gid)[free].add(node)
             self.mask[gid] |= 1 << free
             self.group_free[gid] += free
 

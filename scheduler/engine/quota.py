@@ -26,6 +26,7 @@ class QuotaVerdict:
 
 
 OK = QuotaVerdict(True)
+OK_BORROWING = QuotaVerdict(True, borrowing=True, within_nominal=False)
 
 
 class QuotaState:
@@ -68,7 +69,7 @@ class QuotaState:
     def check(self, tenant: Tenant, model: str, count: int) -> QuotaVerdict:
         if tenant.quotas is None:
             return OK
-        quota = tenant.quota(model)
+        quota = self.facts.quotas.get((tenant.id, model))
         if quota is None:
             return QuotaVerdict(False, why=f"no quota for {model}")
         used = self.used.get((tenant.id, model), 0)
@@ -95,7 +96,8 @@ class QuotaState:
                 ),
             )
         key = (tenant.cohort, model)
-        draw = max(0, after - quota.guaranteed) - max(0, used - quota.guaranteed)
+        guaranteed = quota.nominal - quota.lendable
+        draw = max(0, after - guaranteed) - max(0, used - guaranteed)
         pool_used = self.cohort_used.get(key, 0)
         pool_size = self.facts.cohort_capacity.get(key, 0)
         if pool_used + draw > pool_size:
@@ -107,7 +109,7 @@ class QuotaState:
                     f" left, job needs {draw} from it"
                 ),
             )
-        return QuotaVerdict(True, borrowing=not within, within_nominal=within)
+        return OK if within else OK_BORROWING
 
     def charge(self, tenant: Tenant, model: str, count: int) -> None:
         self._add(tenant, model, count)
@@ -121,7 +123,7 @@ class QuotaState:
         self.used[key] = used + delta
         if tenant.cohort is None or tenant.quotas is None:
             return
-        quota = tenant.quota(model)
+        quota = self.facts.quotas.get(key)
         guaranteed = quota.guaranteed if quota is not None else 0
         draw = max(0, used + delta - guaranteed) - max(0, used - guaranteed)
         if draw:

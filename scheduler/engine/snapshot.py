@@ -9,7 +9,9 @@ from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Job, RunningJob
 from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
+from scheduler.domain.tenants import FlavorQuota
 from scheduler.engine.index import CapacityIndex
+from scheduler.engine.victims import VictimIndex
 from scheduler.policy.fairshare import FairShare
 
 
@@ -25,6 +27,8 @@ class PoolFacts:
     node_sizes: Mapping[tuple[str, Jurisdiction], tuple[int, ...]]
     # Σ lendable quota of a cohort's members, by (cohort, model)
     cohort_capacity: Mapping[tuple[str, str], int]
+    # every configured quota by (tenant, model), for lookups in the hot loop
+    quotas: Mapping[tuple[str, str], FlavorQuota]
     _max_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
 
     @classmethod
@@ -35,18 +39,20 @@ class PoolFacts:
             capacity[node.model] = capacity.get(node.model, 0) + node.accelerators
             sizes.setdefault((node.model, node.jurisdiction), []).append(node.accelerators)
         cohorts: dict[tuple[str, str], int] = {}
+        quotas: dict[tuple[str, str], FlavorQuota] = {}
         for tenant in pool.tenants.values():
-            if tenant.cohort is None or tenant.quotas is None:
-                continue
-            for quota in tenant.quotas:
-                key = (tenant.cohort, quota.model)
-                cohorts[key] = cohorts.get(key, 0) + quota.lendable
+            for quota in tenant.quotas or ():
+                quotas[(tenant.id, quota.model)] = quota
+                if tenant.cohort is not None:
+                    key = (tenant.cohort, quota.model)
+                    cohorts[key] = cohorts.get(key, 0) + quota.lendable
         return cls(
             pool=pool,
             capacity_by_model=capacity,
             tflops_by_model={m.id: m.tflops_fp16 for m in pool.catalogue.values()},
             node_sizes={k: tuple(sorted(v)) for k, v in sizes.items()},
             cohort_capacity=cohorts,
+            quotas=quotas,
         )
 
     def max_workers(self, model: str, zone: Jurisdiction, per_worker: int) -> int:
@@ -70,6 +76,7 @@ class Snapshot:
     queues: the same jobs per tenant, ordered by (priority descending, seq).
     running: jobs holding capacity, by id; `index` already has their capacity taken.
     used: accelerators held per (tenant, model), the sum over `running`.
+    victims: the preemptible part of `running`, indexed for preemption.
     usage: decayed TFLOP-seconds per tenant (see policy.fairshare).
     """
 
@@ -79,6 +86,7 @@ class Snapshot:
     pending: Sequence[Job]
     queues: Mapping[str, Sequence[Job]]
     used: Mapping[tuple[str, str], int]
+    victims: VictimIndex
     usage: Mapping[str, int]
     approvals: Mapping[str, Approval]
 
@@ -115,6 +123,7 @@ class Snapshot:
             pending=ordered,
             queues=tenant_queues(ordered),
             used=used,
+            victims=VictimIndex.of(facts.pool, running_map.values()),
             usage=dict(usage or {}),
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
         )

@@ -18,6 +18,7 @@ from scheduler.domain.residency import Approval
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.snapshot import PoolFacts, Snapshot, queue_key
+from scheduler.engine.victims import VictimIndex
 
 
 class ClusterState:
@@ -27,6 +28,7 @@ class ClusterState:
         self.node_state = {node.id: node.state for node in pool.nodes.values()}
         self.running: dict[str, RunningJob] = {}
         self.used: dict[tuple[str, str], int] = {}
+        self.victims = VictimIndex(pool)
         self.pending: dict[str, Job] = {}
         self.usage: dict[str, int] = dict(usage or {})
         self.approvals: dict[str, Approval] = dict(pool.approvals)
@@ -89,6 +91,7 @@ class ClusterState:
         for node, count in running.placement.workers:
             self.index.release(self.index.nid[node], count)
         self._count(running, -1)
+        self.victims.remove(running)
         return running
 
     def set_node_state(self, node_id: str, state: NodeState) -> None:
@@ -106,6 +109,7 @@ class ClusterState:
             self.index.allocate(self.index.nid[node], count)
         self.running[running.id] = running
         self._count(running, 1)
+        self.victims.add(running)
 
     def _count(self, running: RunningJob, sign: int) -> None:
         key = (running.job.tenant, running.placement.model)
@@ -142,6 +146,7 @@ class ClusterState:
             pending=tuple(self.pending.values()),
             queues=self._queues.copy(),
             used=self.used.copy(),
+            victims=self.victims,
             usage=self.usage,
             approvals=self.approvals,
         )

@@ -30,8 +30,14 @@ def _profiles(pool: Pool) -> list[_TenantProfile]:
     default = pool.default_priority_class or next(iter(pool.priority_classes), "")
     out = []
     for tenant in sorted(pool.tenants.values(), key=lambda t: t.id):
-        models = present if tenant.quotas is None else sorted(
-            q.model for q in tenant.quotas if q.model in present and q.nominal + (q.borrowing_limit or 0) > 0
+        models = (
+            present
+            if tenant.quotas is None
+            else sorted(
+                q.model
+                for q in tenant.quotas
+                if q.model in present and q.nominal + (q.borrowing_limit or 0) > 0
+            )
         )
         if not models:
             continue

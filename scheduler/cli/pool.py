@@ -1,0 +1,100 @@
+"""`gbasched pool show | generate`: a pool's capacity, and large generated pools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from rich.console import Console
+
+from scheduler.cli.capacity_view import render_capacity
+from scheduler.cli.errors import CommandError
+from scheduler.cli.paths import SAMPLE_POOL, default_pool_path
+from scheduler.config.generate import generate_pool_toml
+from scheduler.config.pool_toml import load_pool, parse_pool
+from scheduler.domain.capacity import capacity_report
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pool = commands.add_parser(
+        "pool", help="pool capacity and generated pools", description=__doc__
+    )
+    actions = pool.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    show = actions.add_parser(
+        "show",
+        help="capacity: totals, then by model, city, owner class and jurisdiction",
+        description="Show a pool's capacity: accelerators, PFLOPS per precision, domestic share.",
+    )
+    show.add_argument(
+        "--config", type=Path, metavar="FILE", help=f"pool TOML (default: {SAMPLE_POOL})"
+    )
+    show.add_argument("--json", action="store_true", help="print one JSON object instead")
+    show.set_defaults(handler=_show)
+
+    generate = actions.add_parser(
+        "generate",
+        help="write a large pool with the sample's mix",
+        description="Write a pool of N accelerators (rounded down to whole 8-accelerator "
+        "nodes) with the template's mix of models, cities, owners, prices and tenants.",
+    )
+    generate.add_argument("--accelerators", type=int, required=True, metavar="N", help="at least 8")
+    generate.add_argument("--seed", type=int, default=1, metavar="S", help="default: 1")
+    generate.add_argument("--out", type=Path, required=True, metavar="FILE")
+    generate.add_argument(
+        "--template",
+        type=Path,
+        metavar="FILE",
+        help=f"pool whose mix to scale (default: {SAMPLE_POOL})",
+    )
+    generate.set_defaults(handler=_generate)
+
+
+def _show(args: argparse.Namespace) -> int:
+    report = capacity_report(load_pool(args.config or default_pool_path()))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        render_capacity(report, Console(file=sys.stdout))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    template = load_pool(args.template or default_pool_path())
+    text = generate_pool_toml(args.accelerators, args.seed, template=template)
+    # Read it back before writing: a file that would not load is never left behind.
+    pool = parse_pool(tomllib.loads(text), str(out))
+    report = capacity_report(pool)
+    _write_atomically(out, text)
+    groups = {(n.owner, n.city, n.model, n.price) for n in pool.nodes.values()}
+    print(
+        f"wrote {out}: {report.nodes:,} nodes, {report.accelerators:,} accelerators, "
+        f"{report.tflops_fp16 / 1000:,.1f} PFLOPS fp16, {len(groups)} node groups"
+    )
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename it over `path`, so readers see
+    the old file or the whole new one, never half of it."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would have.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(file.fileno(), 0o666 & ~umask)
+            file.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None

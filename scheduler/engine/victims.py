@@ -1,0 +1,73 @@
+"""Preemptible running jobs, indexed so that looking for victims never walks every running job.
+
+Kept incrementally by `ClusterState` (and built from scratch by `Snapshot.build`): per
+(model, zone) and priority, the preemptible jobs in start order; and per owner, how many
+preemptible jobs of other owners' tenants run on its nodes (capacity it lent and may reclaim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from scheduler.domain.geography import Jurisdiction
+from scheduler.domain.jobs import RunningJob
+from scheduler.domain.pool import Pool
+
+Combo = tuple[str, Jurisdiction]
+
+
+class VictimIndex:
+    __slots__ = ("by_combo", "lent", "pool")
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.by_combo: dict[Combo, dict[int, dict[str, RunningJob]]] = {}
+        self.lent: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, pool: Pool, running: Iterable[RunningJob]) -> VictimIndex:
+        index = cls(pool)
+        for r in sorted(running, key=lambda r: (r.started_at, r.job.seq)):
+            index.add(r)
+        return index
+
+    def _lender(self, r: RunningJob) -> str | None:
+        """The owner whose nodes `r` borrows, or None when it runs on its own owner's nodes."""
+        node_owner = self.pool.nodes[r.placement.workers[0][0]].owner
+        tenant = self.pool.tenants.get(r.job.tenant)
+        if tenant is not None and tenant.owner == node_owner:
+            return None
+        return node_owner
+
+    def add(self, r: RunningJob) -> None:
+        if not r.job.preemptible:
+            return
+        combo = (r.placement.model, r.placement.zone)
+        self.by_combo.setdefault(combo, {}).setdefault(r.job.priority, {})[r.id] = r
+        lender = self._lender(r)
+        if lender is not None:
+            self.lent[lender] = self.lent.get(lender, 0) + 1
+
+    def remove(self, r: RunningJob) -> None:
+        if not r.job.preemptible:
+            return
+        combo = (r.placement.model, r.placement.zone)
+        by_priority = self.by_combo.get(combo, {})
+        rows = by_priority.get(r.job.priority, {})
+        if rows.pop(r.id, None) is None:
+            return
+        if not rows:
+            del by_priority[r.job.priority]
+        lender = self._lender(r)
+        if lender is not None:
+            self.lent[lender] -= 1
+
+    def lowest_priority(self, combo: Combo) -> int | None:
+        by_priority = self.by_combo.get(combo)
+        return min(by_priority) if by_priority else None
+
+    def in_order(self, combo: Combo) -> Iterator[RunningJob]:
+        """Victim order: lowest priority first, then the most recently started first."""
+        by_priority: Mapping[int, dict[str, RunningJob]] = self.by_combo.get(combo, {})
+        for priority in sorted(by_priority):
+            yield from reversed(by_priority[priority].values())
