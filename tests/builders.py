@@ -35,8 +35,11 @@ PRIORITIES = (
 )
 PRIORITY_VALUE = {p.name: p.value for p in PRIORITIES}
 
-_CURRENCY = {Jurisdiction.MAINLAND: Currency.CNY, Jurisdiction.HONG_KONG: Currency.HKD,
-             Jurisdiction.MACAO: Currency.MOP}
+_CURRENCY = {
+    Jurisdiction.MAINLAND: Currency.CNY,
+    Jurisdiction.HONG_KONG: Currency.HKD,
+    Jurisdiction.MACAO: Currency.MOP,
+}
 
 
 @dataclass
@@ -60,16 +63,27 @@ class PoolBuilder:
         price: int = 1000,
         state: NodeState = NodeState.UP,
         prefix: str | None = None,
+        currency: Currency | None = None,
     ) -> PoolBuilder:
-        currency = _CURRENCY[city.jurisdiction]
+        """`count` nodes of `size` accelerators. The owner bills in its city's currency unless
+        `currency` says otherwise (a Hong Kong company owning machines in Shenzhen)."""
+        currency = currency or _CURRENCY[city.jurisdiction]
         owner = owner or f"{owner_class.value}-{city.value}"
         self._owners.setdefault(owner, Owner(owner, owner, owner_class, currency))
         prefix = prefix or f"{owner}-{model}"
         start = sum(1 for n in self._nodes if n.id.startswith(prefix + "-"))
         for i in range(start, start + count):
             self._nodes.append(
-                Node(f"{prefix}-{i:03d}", owner, owner_class, city, model, size,
-                     Money(currency, price), state)
+                Node(
+                    f"{prefix}-{i:03d}",
+                    owner,
+                    owner_class,
+                    city,
+                    model,
+                    size,
+                    Money(currency, price),
+                    state,
+                )
             )
         return self
 
@@ -77,17 +91,29 @@ class PoolBuilder:
         self._tenants.append(tenant.build() if isinstance(tenant, TenantBuilder) else tenant)
         return self
 
-    def approval(self, approval: Approval) -> PoolBuilder:
-        self._approvals.append(approval)
+    def approval(self, approval: Approval | ApprovalBuilder) -> PoolBuilder:
+        self._approvals.append(
+            approval.build() if isinstance(approval, ApprovalBuilder) else approval
+        )
         return self
 
     def build(self) -> Pool:
         tenants = self._tenants or [Tenant("t1", "t1")]
         for tenant in tenants:
             if tenant.owner is not None and tenant.owner not in self._owners:
-                raise ValueError(f"tenant {tenant.id}: owner {tenant.owner} has no nodes in this pool")
-        return Pool.build("test", CATALOGUE, self._owners.values(), self._nodes, tenants,
-                          PRIORITIES, self._approvals, "standard")
+                raise ValueError(
+                    f"tenant {tenant.id}: owner {tenant.owner} has no nodes in this pool"
+                )
+        return Pool.build(
+            "test",
+            CATALOGUE,
+            self._owners.values(),
+            self._nodes,
+            tenants,
+            PRIORITIES,
+            self._approvals,
+            "standard",
+        )
 
 
 def a_pool() -> PoolBuilder:
@@ -118,8 +144,9 @@ class TenantBuilder:
         self._tenant = replace(self._tenant, priority_classes=frozenset(names))
         return self
 
-    def quota(self, model: str, nominal: int, borrowing: int | None = None,
-              lending: int | None = None) -> TenantBuilder:
+    def quota(
+        self, model: str, nominal: int, borrowing: int | None = None, lending: int | None = None
+    ) -> TenantBuilder:
         quotas = (*(self._tenant.quotas or ()), FlavorQuota(model, nominal, borrowing, lending))
         self._tenant = replace(self._tenant, quotas=quotas)
         return self
@@ -130,6 +157,40 @@ class TenantBuilder:
 
 def a_tenant(tenant_id: str) -> TenantBuilder:
     return TenantBuilder(Tenant(tenant_id, tenant_id))
+
+
+@dataclass
+class ApprovalBuilder:
+    """`an_approval("ap1").held_by("pcl").into(Jurisdiction.HONG_KONG).expires_at(10_000)`."""
+
+    _id: str
+    _tenant: str = "t1"
+    _from: Jurisdiction = Jurisdiction.MAINLAND
+    _to: Jurisdiction = Jurisdiction.HONG_KONG
+    _expires_at: int = 1_000_000
+
+    def held_by(self, tenant: str) -> ApprovalBuilder:
+        self._tenant = tenant
+        return self
+
+    def out_of(self, zone: Jurisdiction) -> ApprovalBuilder:
+        self._from = zone
+        return self
+
+    def into(self, zone: Jurisdiction) -> ApprovalBuilder:
+        self._to = zone
+        return self
+
+    def expires_at(self, when: int) -> ApprovalBuilder:
+        self._expires_at = when
+        return self
+
+    def build(self) -> Approval:
+        return Approval(self._id, self._tenant, self._from, self._to, self._expires_at)
+
+
+def an_approval(approval_id: str) -> ApprovalBuilder:
+    return ApprovalBuilder(approval_id)
 
 
 _seq = itertools.count(1)
@@ -193,19 +254,31 @@ class JobBuilder:
 
     def build(self) -> Job:
         return Job(
-            id=self._id, tenant=self._tenant, gang=Gang(self._workers, self._per_worker),
-            models=self._models, priority_class=self._priority,
-            priority=PRIORITY_VALUE.get(self._priority, 0), walltime_s=self._walltime,
-            data_origin=self._origin, submitted_at=self._submitted,
+            id=self._id,
+            tenant=self._tenant,
+            gang=Gang(self._workers, self._per_worker),
+            models=self._models,
+            priority_class=self._priority,
+            priority=PRIORITY_VALUE.get(self._priority, 0),
+            walltime_s=self._walltime,
+            data_origin=self._origin,
+            submitted_at=self._submitted,
             seq=self._seq if self._seq is not None else next(_seq),
-            preemptible=self._preemptible, approvals=self._approvals,
+            preemptible=self._preemptible,
+            approvals=self._approvals,
         )
 
-    def running_on(self, *workers: tuple[str, int], started_at: int = 0,
-                   model: str | None = None, zone: Jurisdiction | None = None) -> RunningJob:
+    def running_on(
+        self,
+        *workers: tuple[str, int],
+        started_at: int = 0,
+        model: str | None = None,
+        zone: Jurisdiction | None = None,
+    ) -> RunningJob:
         job = self.build()
-        placement = Placement(model or next(iter(sorted(job.models))), zone or job.data_origin,
-                              tuple(workers))
+        placement = Placement(
+            model or next(iter(sorted(job.models))), zone or job.data_origin, tuple(workers)
+        )
         return RunningJob(job, placement, started_at)
 
 

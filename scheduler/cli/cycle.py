@@ -20,8 +20,11 @@ from scheduler.config.pool_toml import load_pool
 from scheduler.domain.errors import InvalidField
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.state import ClusterState
-from scheduler.policy.registry import resolve_policy
+from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
+from scheduler.policy.registry import DEFAULT_PLACEMENT, DEFAULT_QUEUE, resolve_policy
 from scheduler.sim.workload import SHAPES, synthetic_jobs
+
+DEFAULT_POLICY = f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "cycle", help="run scheduling cycles over a synthetic workload on a pool"
     )
     parser.add_argument("--config", type=Path, default=None, help="pool TOML (default: sample)")
-    parser.add_argument("--policy", default="priority-fairshare:binpack", help="QUEUE:PLACEMENT")
+    parser.add_argument(
+        "--policy", default=None, help="QUEUE:PLACEMENT (default: the pool's, else the registry's)"
+    )
     parser.add_argument("--jobs", type=int, default=300, help="jobs to submit (default 300)")
     parser.add_argument("--cycles", type=int, default=5, help="cycles to run (default 5)")
     parser.add_argument("--step", type=int, default=1800, help="simulated seconds per cycle")
@@ -46,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidField("--cycles", "must be positive")
     if args.step <= 0:
         raise InvalidField("--step", "must be positive")
-    policy = resolve_policy(args.policy, field="--policy")
     pool = load_pool(args.config or default_pool_path())
+    half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
+    if args.policy is not None:
+        policy = resolve_policy(args.policy, half_life, field="--policy")
+    else:
+        policy = resolve_policy(pool.policy or DEFAULT_POLICY, half_life, field="pool.policy")
     state = ClusterState(pool)
     for job in synthetic_jobs(pool, args.jobs, args.seed, args.shape):
         state.submit(job)

@@ -25,6 +25,7 @@ from scheduler.domain.nodes import Node, NodeState, Owner, OwnerClass
 from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
+from scheduler.policy.registry import resolve_policy
 
 _TOP_REQUIRED = ("pool", "accelerators", "owners")
 _TOP_OPTIONAL = ("priority_classes", "node_groups", "nodes", "tenants", "approvals")
@@ -52,7 +53,12 @@ def load_pool(path: str | Path) -> Pool:
 
 def parse_pool(data: Mapping[str, object], source: str) -> Pool:
     root = Table(data, Where(source), _TOP_REQUIRED, _TOP_OPTIONAL)
-    header = Table(root.raw("pool"), root.where.key("pool"), ("name",), ("default_priority_class",))
+    header = Table(
+        root.raw("pool"),
+        root.where.key("pool"),
+        ("name",),
+        ("default_priority_class", "policy", "fair_share_half_life_s"),
+    )
     catalogue = _catalogue(root)
     owners = _owners(root)
     classes = _priority_classes(root)
@@ -60,6 +66,13 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
     tenants = _tenants(root, catalogue, owners, classes)
     approvals, approval_origin = _approvals(root, tenants)
     default_class = header.opt_text("default_priority_class") or ""
+    policy = header.opt_text("policy") or ""
+    half_life = header.opt_integer("fair_share_half_life_s", minimum=1) or 0
+    if policy:
+        try:
+            resolve_policy(policy)
+        except InvalidField as exc:
+            raise header.where.key("policy").error(exc.message) from None
     if default_class and default_class not in classes:
         raise header.where.key("default_priority_class").error(
             f"unknown priority class {default_class!r}; known: {_known(classes)}"
@@ -72,7 +85,7 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
             return _node_path(node_origin[name], tail)
         if kind == "approvals" and name in approval_origin and tail:
             return _approval_path(approval_origin[name])(tail)
-        if field == "default_priority_class":
+        if field in ("default_priority_class", "fair_share_half_life_s"):
             return f"pool.{field}"
         return field
 
@@ -86,6 +99,8 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
             priority_classes=classes.values(),
             approvals=approvals,
             default_priority_class=default_class,
+            policy=policy,
+            fair_share_half_life_s=half_life or 0,
         )
 
 

@@ -26,6 +26,10 @@ class Pool:
     priority_classes: Mapping[str, PriorityClass]
     approvals: Mapping[str, Approval] = field(default_factory=dict)
     default_priority_class: str = ""
+    # The scheduling policy by registry name (`QUEUE:PLACEMENT`) and the fair-share half-life;
+    # empty / 0 mean the engine's defaults. The config layer checks the name against the registry.
+    policy: str = ""
+    fair_share_half_life_s: int = 0
 
     def __post_init__(self) -> None:
         for node in self.nodes.values():
@@ -55,6 +59,8 @@ class Pool:
                 raise UnknownReference(
                     f"approvals.{approval.id}.tenant", f"unknown tenant {approval.tenant!r}"
                 )
+        if self.fair_share_half_life_s < 0:
+            raise InvalidField("fair_share_half_life_s", "must not be negative")
         if self.default_priority_class and self.default_priority_class not in self.priority_classes:
             raise UnknownReference(
                 "default_priority_class", f"unknown class {self.default_priority_class!r}"
@@ -70,6 +76,8 @@ class Pool:
         priority_classes: Iterable[PriorityClass],
         approvals: Iterable[Approval] = (),
         default_priority_class: str = "",
+        policy: str = "",
+        fair_share_half_life_s: int = 0,
     ) -> Pool:
         return Pool(
             name=name,
@@ -80,6 +88,8 @@ class Pool:
             priority_classes={p.name: p for p in _unique_named(priority_classes)},
             approvals=_unique("approvals", approvals),
             default_priority_class=default_priority_class,
+            policy=policy,
+            fair_share_half_life_s=fair_share_half_life_s,
         )
 
     def cohort_members(self, cohort: str) -> tuple[Tenant, ...]:

@@ -13,10 +13,10 @@ For each pending job, in the order the policy gives:
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterator
 
 from scheduler.domain.jobs import Job, Placement, RunningJob
-from scheduler.domain.tenants import Tenant
 from scheduler.engine.decisions import Admission, CycleResult, Preemption
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.intake import Intake, JobPlan
@@ -147,11 +147,13 @@ class _Cycle:
         tenant = plan.tenant
         if tenant.quotas is None:
             return plan.models, {}
-        verdicts = {m: self.quota.check(tenant, m, total) for m in plan.models}
-        allowed = tuple(m for m in plan.models if verdicts[m].ok)
-        if len(allowed) < len(plan.models):
-            return allowed, {m: v for m, v in verdicts.items() if not v.ok or m in allowed}
-        return allowed, verdicts
+        check = self.quota.check
+        if len(plan.models) == 1:
+            model = plan.models[0]
+            verdict = check(tenant, model, total)
+            return (plan.models if verdict.ok else ()), {model: verdict}
+        verdicts = {m: check(tenant, m, total) for m in plan.models}
+        return tuple(m for m in plan.models if verdicts[m].ok), verdicts
 
     # ---------------------------------------------------------------- 4. place
     def find(self, job: Job, cands: Candidates) -> Found | None:
@@ -253,6 +255,8 @@ class _Cycle:
             return True
         released: list[tuple[RunningJob, PreemptionCause]] = []
         for victim, cause in chosen:
+            if not self.reclaimable(victim, cause):
+                continue  # earlier victims brought its tenant back within nominal
             self.evict(victim)
             released.append((victim, cause))
             if self.fits(job, plan) is not None:
@@ -288,7 +292,7 @@ class _Cycle:
         need = job.gang.per_worker
         on_node: dict[int, list[tuple[RunningJob, PreemptionCause, int]]] = {}
         for victim, cause in chosen:
-            for node, count in victim.placement.workers:
+            for node, count in victim.placement.per_node().items():  # a node once per victim
                 n = index.nid[node]
                 if index.node_group[n] in groups and index.schedulable(n) and n not in index.held:
                     on_node.setdefault(n, []).append((victim, cause, count))
@@ -296,13 +300,25 @@ class _Cycle:
         for n, rows in on_node.items():
             room = index.free[n]
             picked: list[tuple[RunningJob, PreemptionCause]] = []
+            counts: list[int] = []
+            releasing: dict[tuple[str, str], int] = {}  # (tenant, model) -> picked so far
             for victim, cause, count in rows:
                 if room >= need:
                     break
+                owed = (victim.job.tenant, victim.placement.model)
+                if not self.reclaimable(victim, cause, releasing.get(owed, 0)):
+                    continue
+                releasing[owed] = releasing.get(owed, 0) + victim.placement.accelerators
                 picked.append((victim, cause))
+                counts.append(count)
                 room += count
             if room < need:
                 continue
+            # give back the victims the room does not need, the most valuable first
+            for i in range(len(picked) - 2, -1, -1):
+                if room - counts[i] >= need:
+                    room -= counts[i]
+                    del picked[i], counts[i]
             worst = max(victim_order(v) for v, _ in picked)
             key = (len(picked), *worst[:2])
             if best is None or key < best[0]:
@@ -319,6 +335,15 @@ class _Cycle:
             return False
         self.finish_preemption(job, plan, fit, picked)
         return True
+
+    def reclaimable(self, victim: RunningJob, cause: PreemptionCause, releasing: int = 0) -> bool:
+        """Quota is reclaimed from a borrower only while it is above its nominal quota;
+        `releasing` is what the victims already chosen give back of its tenant's model."""
+        if cause is not PreemptionCause.RECLAIM_QUOTA:
+            return True
+        tenant = self.snap.pool.tenants.get(victim.job.tenant)
+        model = victim.placement.model
+        return tenant is not None and self.quota.borrowing(tenant, model, releasing)
 
     def finish_preemption(
         self,
@@ -347,73 +372,57 @@ class _Cycle:
         return None if found is None else (found, verdicts)
 
     def victims(self, job: Job, plan: JobPlan) -> list[tuple[RunningJob, PreemptionCause]]:
-        """Up to MAX_VICTIM_CANDIDATES running jobs this job may preempt, in victim order."""
+        """Up to MAX_VICTIM_CANDIDATES running jobs this job may preempt, in victim order, drawn
+        from three indexed sources so that no search walks every running job:
+        lower-priority jobs, borrowers on the nodes of the tenant's owner, and borrowers in the
+        tenant's cohort."""
         tenant = plan.tenant
         index = self.snap.victims
-        # When quota (not room) is short, only the tenant's own jobs or its cohort's free quota.
+        combos = set(plan.combos)
+        found: dict[str, tuple[RunningJob, PreemptionCause]] = {}
+
+        def offer(r: RunningJob, cause: PreemptionCause) -> None:
+            if r.id in self.evicted or r.id in found:
+                return
+            if (r.placement.model, r.placement.zone) not in combos:
+                return
+            if r.job.priority < job.priority:
+                cause = PreemptionCause.PRIORITY
+            found[r.id] = (r, cause)
+
         quota_short = not self.quota_allowed(plan, job.gang.total)[0]
-        # Without reclaim only lower priorities can be taken, and each (model, zone) is walked
-        # from its lowest priority up, so the walk stops at the first job that is not lower.
-        reclaim = (
-            tenant.owner is not None and index.lent.get(tenant.owner, 0) > 0
-        ) or self.cohort_has_borrowers(tenant, plan)
-        out: list[tuple[RunningJob, PreemptionCause]] = []
-        for combo in plan.combos:
-            lowest = index.lowest_priority(combo)
-            if lowest is None or (not reclaim and lowest >= job.priority):
+        for model, zone in plan.combos:
+            if quota_short:  # only the tenant's own lower-priority work frees its quota
+                for r in itertools.islice(index.of_tenant(tenant.id, model), MAX_VICTIM_CANDIDATES):
+                    if r.job.priority < job.priority:
+                        offer(r, PreemptionCause.PRIORITY)
                 continue
-            taken = 0
-            for r in index.in_order(combo):
-                if not reclaim and r.job.priority >= job.priority:
+            lowest = index.lowest_priority((model, zone))
+            if lowest is None or lowest >= job.priority:
+                continue
+            for r in itertools.islice(index.in_order((model, zone)), MAX_VICTIM_CANDIDATES):
+                if r.job.priority >= job.priority:
                     break
-                if r.id in self.evicted:
+                offer(r, PreemptionCause.PRIORITY)
+        if tenant.owner is not None and not quota_short:
+            for r in itertools.islice(index.lent_by(tenant.owner), MAX_VICTIM_CANDIDATES):
+                offer(r, PreemptionCause.RECLAIM_OWNER)
+        if tenant.cohort is not None and tenant.quotas is not None:  # unlimited: no nominal
+            for member in self.snap.facts.cohorts.get(tenant.cohort, ()):
+                if member.id == tenant.id:
                     continue
-                if quota_short and not self.frees_quota_for(tenant, r):
-                    continue
-                cause = self.cause(job, tenant, r)
-                if cause is not None:
-                    out.append((r, cause))
-                    taken += 1
-                    if taken >= MAX_VICTIM_CANDIDATES:
-                        break
-        out.sort(key=lambda pair: victim_order(pair[0]))
+                for model in plan.models:
+                    if not self.quota.borrowing(member, model):
+                        continue
+                    if not self.quota.check(tenant, model, job.gang.total).within_nominal:
+                        continue
+                    rows = itertools.islice(
+                        index.of_tenant(member.id, model), MAX_VICTIM_CANDIDATES
+                    )
+                    for r in rows:
+                        offer(r, PreemptionCause.RECLAIM_QUOTA)
+        out = sorted(found.values(), key=lambda pair: victim_order(pair[0]))
         return out[:MAX_VICTIM_CANDIDATES]
-
-    def frees_quota_for(self, tenant: Tenant, victim: RunningJob) -> bool:
-        if victim.job.tenant == tenant.id:
-            return True
-        if tenant.cohort is None:
-            return False
-        victim_tenant = self.snap.pool.tenants.get(victim.job.tenant)
-        return victim_tenant is not None and victim_tenant.cohort == tenant.cohort
-
-    def cohort_has_borrowers(self, tenant: Tenant, plan: JobPlan) -> bool:
-        if tenant.cohort is None:
-            return False
-        members = self.snap.pool.cohort_members(tenant.cohort)
-        return any(self.quota.borrowing(m, model) for m in members for model in plan.models)
-
-    def cause(self, job: Job, tenant: Tenant, victim: RunningJob) -> PreemptionCause | None:
-        if victim.job.priority < job.priority:
-            return PreemptionCause.PRIORITY
-        pool = self.snap.pool
-        victim_tenant = pool.tenants.get(victim.job.tenant)
-        if victim_tenant is None:
-            return None
-        if tenant.owner is not None and victim_tenant.owner != tenant.owner:
-            first = self.index.nid[victim.placement.workers[0][0]]
-            if self.index.groups[self.index.node_group[first]].owner == tenant.owner:
-                return PreemptionCause.RECLAIM_OWNER
-        model = victim.placement.model
-        if (
-            tenant.cohort is not None
-            and victim_tenant.cohort == tenant.cohort
-            and victim_tenant.id != tenant.id
-            and self.quota.borrowing(victim_tenant, model)
-            and self.quota.check(tenant, model, job.gang.total).within_nominal
-        ):
-            return PreemptionCause.RECLAIM_QUOTA
-        return None
 
     def evict(self, victim: RunningJob) -> None:
         self._shift(victim, release=True)

@@ -64,8 +64,8 @@ class CapacityIndex:
     mask: list[int]
     group_free: list[int]
     held: set[int]
-    # Copy on write: a copy shares each group's bucket sets with its origin until it first
-    # changes that group, so a cycle's scratch copy costs O(groups), not O(nodes).
+    # Copy on write: a copy shares each group's bucket sets with its origin until one of them
+    # first changes that group, so a cycle's scratch copy costs O(groups), not O(nodes).
     owned: list[bool]
 
     @classmethod
@@ -144,8 +144,8 @@ class CapacityIndex:
         return self
 
     def copy(self) -> CapacityIndex:
-        """A scratch copy for one cycle; the static parts are shared, bucket sets are copied on
-        first write. The origin must not change while the copy is in use."""
+        """An independent copy. Static parts are shared; bucket sets are shared until either side
+        first changes a group, which then copies that group's sets (both sides are marked)."""
         other = CapacityIndex.__new__(CapacityIndex)
         other.groups = self.groups
         other.names = self.names
@@ -155,6 +155,7 @@ class CapacityIndex:
         other.free = self.free.copy()
         other.buckets = self.buckets.copy()
         other.owned = [False] * len(self.groups)
+        self.owned = [False] * len(self.groups)
         other.mask = self.mask.copy()
         other.group_free = self.group_free.copy()
         other.held = self.held.copy()
@@ -165,6 +166,15 @@ class CapacityIndex:
             self.buckets[gid] = [b.copy() for b in self.buckets[gid]]
             self.owned[gid] = True
         return self.buckets[gid]
+
+    def canonicalize(self, gids: Iterable[int]) -> None:
+        """Rebuild the bucket sets of groups `gids` as `build` makes them (nodes added in
+        ascending order). Which node a set yields first then depends on what it holds, not on
+        the history of moves, so an index kept up to date incrementally decides exactly as one
+        built from scratch from the same jobs."""
+        for gid in gids:
+            self.buckets[gid] = [set(sorted(b)) for b in self.buckets[gid]]
+            self.owned[gid] = True
 
     def schedulable(self, node: int) -> bool:
         return node in self.held or node in self.buckets[self.node_group[node]][self.free[node]]

@@ -123,11 +123,13 @@ class Intake:
             (m, z) for m, z in in_zone if facts.max_workers(m, z, gang.per_worker) >= gang.workers
         ]
         if not fits:
-            largest = max(facts.max_workers(m, z, gang.per_worker) for m, z in in_zone)
+            m, z = max(in_zone, key=lambda mz: facts.max_workers(mz[0], mz[1], gang.per_worker))
+            largest = facts.max_workers(m, z, gang.per_worker)
             return Reason(
                 ReasonCode.GANG_TOO_LARGE,
                 f"{gang.workers}×{gang.per_worker} accelerators: the most workers of"
-                f" {gang.per_worker} any accepted model and zone can host is {largest}",
+                f" {gang.per_worker} any accepted model and zone can host is {largest}"
+                f" ({m} in {z})",
             )
         within = []
         for m, z in fits:

@@ -102,4 +102,58 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
                 out.append(f"job {pre.job_id} reclaimed by an owner it did not borrow from")
         if pre.job_id not in by_job[pre.by_job].preempts:
             out.append(f"admission of {pre.by_job} does not list its victim {pre.job_id}")
+    out.extend(_quota_reclaims(snapshot, result))
+    return out
+
+
+def _quota_reclaims(snapshot: Snapshot, result: CycleResult) -> list[str]:
+    """Replays the decisions in the order they were made: quota is reclaimed only by a tenant
+    that stays within its nominal quota, from another member of its cohort while that member is
+    above its nominal quota."""
+    out: list[str] = []
+    tenants = snapshot.pool.tenants
+    causes = {p.job_id: p.cause for p in result.preemptions}
+    held: dict[tuple[str, str], int] = {}
+    for r in snapshot.running.values():
+        key = (r.job.tenant, r.placement.model)
+        held[key] = held.get(key, 0) + r.placement.accelerators
+
+    def nominal(tenant_id: str, model: str) -> int:
+        tenant = tenants.get(tenant_id)
+        quota = tenant.quota(model) if tenant is not None else None
+        return quota.nominal if quota is not None else 0
+
+    for a in result.admissions:
+        taker = tenants.get(a.tenant)
+        for victim_id in a.preempts:
+            victim = snapshot.running.get(victim_id)
+            if victim is None:
+                continue  # reported above
+            owner = tenants.get(victim.job.tenant)
+            model = victim.placement.model
+            key = (victim.job.tenant, model)
+            if causes.get(victim_id) is PreemptionCause.RECLAIM_QUOTA:
+                if (
+                    taker is None
+                    or owner is None
+                    or taker.cohort is None
+                    or owner.cohort != taker.cohort
+                    or owner.id == taker.id
+                ):
+                    out.append(f"job {victim_id}: quota reclaimed by {a.tenant}, not a cohort peer")
+                elif held.get(key, 0) <= nominal(owner.id, model):
+                    out.append(
+                        f"job {victim_id}: quota reclaimed from tenant {owner.id}, which was"
+                        f" within its nominal quota of {model}"
+                    )
+                elif held.get((a.tenant, model), 0) + a.placement.accelerators > nominal(
+                    a.tenant, model
+                ):
+                    out.append(
+                        f"job {victim_id}: tenant {a.tenant} reclaimed quota of {model}"
+                        " beyond its own nominal quota"
+                    )
+            held[key] = held.get(key, 0) - victim.placement.accelerators
+        key = (a.tenant, a.placement.model)
+        held[key] = held.get(key, 0) + a.placement.accelerators
     return out

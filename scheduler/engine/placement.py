@@ -3,7 +3,7 @@ commits what they found (or throws it away), so a gang is placed whole or not at
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scheduler.engine.index import CapacityIndex
 
@@ -14,12 +14,18 @@ class Candidates:
 
     gids: tuple[int, ...]
     tiers: tuple[int, ...]
+    flat: bool = field(init=False)  # one tier only: the search needs no tier bookkeeping
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flat", len(set(self.tiers)) <= 1)
 
 
 def find_single(index: CapacityIndex, cands: Candidates, need: int, best: bool) -> int | None:
     """A node with `need` free accelerators: best fit (least left over) or worst fit, among the
     groups of the lowest tier that has any room. Returns the node handle."""
     mask_of = index.mask
+    if cands.flat and best:
+        return _best_fit_flat(index, cands.gids, need)
     chosen_gid = -1
     chosen_c = -1
     chosen_tier = 0
@@ -44,6 +50,24 @@ def find_single(index: CapacityIndex, cands: Candidates, need: int, best: bool) 
     if chosen_gid < 0:
         return None
     return next(iter(index.buckets[chosen_gid][chosen_c]))
+
+
+def _best_fit_flat(index: CapacityIndex, gids: tuple[int, ...], need: int) -> int | None:
+    """find_single's hot case: best fit over groups of one tier."""
+    mask_of = index.mask
+    chosen_gid = -1
+    chosen_c = 1 << 30
+    for gid in gids:
+        mask = mask_of[gid] >> need
+        if mask:
+            c = (mask & -mask).bit_length()  # 1 means a perfect fit
+            if c < chosen_c:
+                chosen_gid, chosen_c = gid, c
+                if c == 1:
+                    break
+    if chosen_gid < 0:
+        return None
+    return next(iter(index.buckets[chosen_gid][chosen_c + need - 1]))
 
 
 def find_gang(

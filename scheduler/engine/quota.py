@@ -130,13 +130,14 @@ class QuotaState:
             ckey = (tenant.cohort, model)
             self.cohort_used[ckey] = self.cohort_used.get(ckey, 0) + draw
 
-    def borrowing(self, tenant: Tenant, model: str) -> bool:
-        """Is the tenant above its nominal quota of `model` (using capacity others lent)?"""
+    def borrowing(self, tenant: Tenant, model: str, releasing: int = 0) -> bool:
+        """Is the tenant above its nominal quota of `model` (using capacity others lent), once
+        `releasing` accelerators of it are given back?"""
         if tenant.quotas is None or tenant.cohort is None:
             return False
         quota = tenant.quota(model)
         nominal = quota.nominal if quota is not None else 0
-        return self.used.get((tenant.id, model), 0) > nominal
+        return self.used.get((tenant.id, model), 0) - releasing > nominal
 
     def ceiling(self, tenant: Tenant, model: str) -> int | None:
         """The most of `model` the tenant could ever hold at once (None: unlimited)."""

@@ -9,7 +9,7 @@ from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Job, RunningJob
 from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
-from scheduler.domain.tenants import FlavorQuota
+from scheduler.domain.tenants import FlavorQuota, Tenant
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.victims import VictimIndex
 from scheduler.policy.fairshare import FairShare
@@ -29,6 +29,7 @@ class PoolFacts:
     cohort_capacity: Mapping[tuple[str, str], int]
     # every configured quota by (tenant, model), for lookups in the hot loop
     quotas: Mapping[tuple[str, str], FlavorQuota]
+    cohorts: Mapping[str, tuple[Tenant, ...]]  # members by cohort
     _max_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
 
     @classmethod
@@ -53,6 +54,10 @@ class PoolFacts:
             node_sizes={k: tuple(sorted(v)) for k, v in sizes.items()},
             cohort_capacity=cohorts,
             quotas=quotas,
+            cohorts={
+                c: tuple(t for t in pool.tenants.values() if t.cohort == c)
+                for c in sorted({t.cohort for t in pool.tenants.values() if t.cohort})
+            },
         )
 
     def max_workers(self, model: str, zone: Jurisdiction, per_worker: int) -> int:

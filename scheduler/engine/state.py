@@ -36,6 +36,7 @@ class ClusterState:
         self._last_seq = -1
         self._queues: dict[str, tuple[Job, ...]] = {}
         self._dirty: set[str] = set()
+        self._touched: set[int] = set()  # capacity groups changed since the last snapshot
 
     @property
     def pool(self) -> Pool:
@@ -89,7 +90,9 @@ class ClusterState:
         if running is None:
             raise UnknownReference("job_id", f"job {job_id!r} is not running")
         for node, count in running.placement.workers:
-            self.index.release(self.index.nid[node], count)
+            n = self.index.nid[node]
+            self.index.release(n, count)
+            self._touched.add(self.index.node_group[n])
         self._count(running, -1)
         self.victims.remove(running)
         return running
@@ -100,13 +103,16 @@ class ClusterState:
             raise UnknownReference("node_id", f"unknown node {node_id!r}")
         self.node_state[node_id] = state
         self.index.set_schedulable(n, state.schedulable)
+        self._touched.add(self.index.node_group[n])
 
     def set_usage(self, usage: Mapping[str, int]) -> None:
         self.usage = dict(usage)
 
     def _take(self, running: RunningJob) -> None:
         for node, count in running.placement.workers:
-            self.index.allocate(self.index.nid[node], count)
+            n = self.index.nid[node]
+            self.index.allocate(n, count)
+            self._touched.add(self.index.node_group[n])
         self.running[running.id] = running
         self._count(running, 1)
         self.victims.add(running)
@@ -139,6 +145,9 @@ class ClusterState:
                 else:
                     self._queues.pop(tenant, None)
             self._dirty.clear()
+        if self._touched:  # same node order as an index built from scratch
+            self.index.canonicalize(sorted(self._touched))
+            self._touched.clear()
         return Snapshot(
             facts=self.facts,
             index=self.index,

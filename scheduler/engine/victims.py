@@ -17,12 +17,13 @@ Combo = tuple[str, Jurisdiction]
 
 
 class VictimIndex:
-    __slots__ = ("by_combo", "lent", "pool")
+    __slots__ = ("by_combo", "by_tenant", "lent", "pool")
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.by_combo: dict[Combo, dict[int, dict[str, RunningJob]]] = {}
-        self.lent: dict[str, int] = {}
+        self.by_tenant: dict[tuple[str, str], dict[str, RunningJob]] = {}  # (tenant, model)
+        self.lent: dict[str, dict[str, RunningJob]] = {}  # owner -> borrowers on its nodes
 
     @classmethod
     def of(cls, pool: Pool, running: Iterable[RunningJob]) -> VictimIndex:
@@ -44,9 +45,10 @@ class VictimIndex:
             return
         combo = (r.placement.model, r.placement.zone)
         self.by_combo.setdefault(combo, {}).setdefault(r.job.priority, {})[r.id] = r
+        self.by_tenant.setdefault((r.job.tenant, r.placement.model), {})[r.id] = r
         lender = self._lender(r)
         if lender is not None:
-            self.lent[lender] = self.lent.get(lender, 0) + 1
+            self.lent.setdefault(lender, {})[r.id] = r
 
     def remove(self, r: RunningJob) -> None:
         if not r.job.preemptible:
@@ -58,9 +60,16 @@ class VictimIndex:
             return
         if not rows:
             del by_priority[r.job.priority]
+        self.by_tenant[(r.job.tenant, r.placement.model)].pop(r.id)
         lender = self._lender(r)
         if lender is not None:
-            self.lent[lender] -= 1
+            self.lent[lender].pop(r.id)
+
+    def of_tenant(self, tenant: str, model: str) -> Iterable[RunningJob]:
+        return self.by_tenant.get((tenant, model), {}).values()
+
+    def lent_by(self, owner: str) -> Iterable[RunningJob]:
+        return self.lent.get(owner, {}).values()
 
     def lowest_priority(self, combo: Combo) -> int | None:
         by_priority = self.by_combo.get(combo)

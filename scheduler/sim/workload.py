@@ -8,7 +8,7 @@ workload exercises placement rather than tripping over its own configuration.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from scheduler.domain.geography import Jurisdiction
@@ -68,11 +68,13 @@ def synthetic_jobs(
     now: int = 0,
     prefix: str = "job",
     walltimes: Sequence[int] = (600, 1800, 3600, 4 * 3600, 12 * 3600),
+    tenants: Collection[str] | None = None,
 ) -> list[Job]:
+    """`count` jobs; `tenants` restricts them to those tenants (default: every usable tenant)."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
     rng = random.Random(seed)
-    profiles = _profiles(pool)
+    profiles = [p for p in _profiles(pool) if tenants is None or p.tenant in tenants]
     if not profiles:
         raise ValueError("the pool has no tenant that can use any of its accelerators")
     zones_of: dict[str, list[Jurisdiction]] = {}

@@ -176,6 +176,14 @@ def test_tenants_quotas_and_approvals_are_read(tmp_path: Path) -> None:
     assert pool.default_priority_class == "standard"
 
 
+def test_policy_and_half_life_are_read(tmp_path: Path) -> None:
+    header = 'name = "tiny"\npolicy = "backfill:cheapest"\nfair_share_half_life_s = 3600'
+    text = variant('name = "tiny"', header)
+    pool = load_pool(write(tmp_path, text))
+    assert (pool.policy, pool.fair_share_half_life_s) == ("backfill:cheapest", 3600)
+    assert (load_pool(write(tmp_path, MINIMAL)).policy, pool.fair_share_half_life_s) == ("", 3600)
+
+
 def test_expiry_may_be_given_as_epoch_seconds(tmp_path: Path) -> None:
     text = variant("expires_at = 2027-12-31T23:59:59+08:00", "expires_at = 1830268799")
     assert load_pool(write(tmp_path, text)).approvals["hk-to-mainland"].expires_at == 1830268799
@@ -202,6 +210,18 @@ price_per_accel_hour = 1000
 
 BAD_FILES = [
     ("syntax error", variant('name = "tiny"', 'name = "tiny'), "", "line 2, column 13"),
+    (
+        "unknown policy",
+        variant('name = "tiny"', 'name = "tiny"\npolicy = "backfill:cheapst"'),
+        "pool.policy",
+        "unknown placement strategy 'cheapst'",
+    ),
+    (
+        "zero fair-share half-life",
+        variant('name = "tiny"', 'name = "tiny"\nfair_share_half_life_s = 0'),
+        "pool.fair_share_half_life_s",
+        "must be a positive integer",
+    ),
     (
         "unknown top-level key",
         MINIMAL + '\n[pools]\nname = "x"\n',

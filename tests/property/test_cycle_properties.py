@@ -1,0 +1,166 @@
+"""Properties of one cycle and of several in a row, over small random worlds and every policy."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.domain.nodes import NodeState
+from scheduler.domain.pool import Pool
+from scheduler.engine.cycle import run_cycle
+from scheduler.engine.decisions import CycleResult
+from scheduler.engine.invariants import violations
+from scheduler.engine.snapshot import Snapshot
+from scheduler.engine.state import ClusterState
+from scheduler.policy.registry import resolve_policy
+from tests.property.worlds import PROPERTY, World, worlds
+
+
+def cycle(snapshot: Snapshot, world: World) -> CycleResult:
+    return run_cycle(snapshot, resolve_policy(world.policy), world.now)
+
+
+def fingerprint(snapshot: Snapshot) -> tuple[object, ...]:
+    """Everything about a snapshot a cycle could change by mistake."""
+    index = snapshot.index
+    victims = snapshot.victims
+    return (
+        list(index.free),
+        [[sorted(bucket) for bucket in group] for group in index.buckets],
+        list(index.mask),
+        list(index.group_free),
+        sorted(index.held),
+        dict(snapshot.running),
+        tuple(snapshot.pending),
+        {tenant: tuple(queue) for tenant, queue in snapshot.queues.items()},
+        dict(snapshot.used),
+        dict(snapshot.usage),
+        dict(snapshot.approvals),
+        {
+            slot: copy.deepcopy(getattr(victims, slot))
+            for slot in victims.__slots__
+            if slot != "pool"
+        },
+    )
+
+
+def all_up(pool: Pool) -> Pool:
+    nodes = {nid: node.with_state(NodeState.UP) for nid, node in pool.nodes.items()}
+    return replace(pool, nodes=nodes)
+
+
+# ------------------------------------------------------------------ one cycle
+
+
+@PROPERTY
+@given(worlds())
+def test_every_decision_is_lawful(world: World) -> None:
+    """No node over capacity or new work on a node that is not up; gangs whole, of one accepted
+    model and one zone; quotas and cohort pools respected; residency respected; preemption only
+    of preemptible work, for priority or a lawful reclaim; every pending job one outcome."""
+    snapshot = world.snapshot()
+    assert violations(snapshot, cycle(snapshot, world)) == []
+
+
+@PROPERTY
+@given(worlds())
+def test_a_cycle_leaves_its_snapshot_unchanged(world: World) -> None:
+    snapshot = world.snapshot()
+    before = fingerprint(snapshot)
+    cycle(snapshot, world)
+    assert fingerprint(snapshot) == before
+
+
+@PROPERTY
+@given(worlds())
+def test_the_same_input_gives_the_same_decisions(world: World) -> None:
+    snapshot = world.snapshot()
+    first = cycle(snapshot, world)
+    assert cycle(snapshot, world) == first, "the same snapshot twice"
+    assert cycle(world.snapshot(), world) == first, "a snapshot built again from the same input"
+
+
+@PROPERTY
+@given(worlds())
+def test_infeasibility_does_not_depend_on_load(world: World) -> None:
+    """A job rejected as infeasible is rejected, for the same reason, on the empty pool; a job that
+    is not rejected is admitted when it is alone on the empty pool with every node up."""
+    result = cycle(world.snapshot(), world)
+    empty = all_up(world.pool)
+    for job in world.pending:
+        alone = cycle(Snapshot.build(empty, pending=[job], usage=world.usage), world)
+        if job.id in result.rejected:
+            assert job.id in alone.rejected
+            assert alone.rejected[job.id] == result.rejected[job.id]
+        else:
+            assert [a.job_id for a in alone.admissions] == [job.id], alone
+
+
+# ------------------------------------------------------------------ several cycles
+
+
+def state_of(world: World) -> ClusterState:
+    state = ClusterState(all_up(world.pool), usage=world.usage)
+    for running in world.running:
+        state.start(running)
+    for node in world.pool.nodes.values():
+        if node.state is not NodeState.UP:
+            state.set_node_state(node.id, node.state)
+    for job in world.pending:
+        state.submit(job)
+    return state
+
+
+def assert_state_consistent(state: ClusterState) -> None:
+    """The incremental index agrees with the running jobs: nothing over-committed."""
+    used: dict[str, int] = {}
+    for running in state.running.values():
+        for node_id, count in running.placement.workers:
+            used[node_id] = used.get(node_id, 0) + count
+    for node in state.pool.nodes.values():
+        n = state.index.nid[node.id]
+        assert used.get(node.id, 0) <= node.accelerators, f"{node.id} over-committed"
+        assert state.index.free[n] == node.accelerators - used.get(node.id, 0)
+        assert state.index.schedulable(n) is state.node_state[node.id].schedulable
+
+
+def from_scratch(state: ClusterState) -> Snapshot:
+    pool = state.pool
+    nodes = {nid: node.with_state(state.node_state[nid]) for nid, node in pool.nodes.items()}
+    return Snapshot.build(
+        replace(pool, nodes=nodes),
+        running=state.running.values(),
+        pending=state.pending.values(),
+        usage=state.usage,
+        approvals=state.approvals,
+    )
+
+
+@PROPERTY
+@given(worlds(), st.data())
+def test_consecutive_cycles_never_over_commit_and_match_a_snapshot_from_scratch(
+    world: World, data: st.DataObject
+) -> None:
+    state = state_of(world)
+    policy = resolve_policy(world.policy)
+    now = world.now
+    for _ in range(3):
+        snapshot = state.snapshot()
+        result = run_cycle(snapshot, policy, now)
+        assert violations(snapshot, result) == []
+        assert run_cycle(from_scratch(state), policy, now) == result, "incremental != scratch"
+        state.apply(result, now)
+        assert_state_consistent(state)
+        assert not set(state.running) & set(state.pending)
+        # time passes: some jobs end, a node changes state
+        now += 600
+        running = sorted(state.running)
+        for job_id in data.draw(st.lists(st.sampled_from(running), unique=True)) if running else ():
+            state.finish(job_id)
+        if data.draw(st.booleans()):
+            node = data.draw(st.sampled_from(sorted(state.pool.nodes)))
+            state.set_node_state(node, data.draw(st.sampled_from(list(NodeState))))
+        assert_state_consistent(state)
