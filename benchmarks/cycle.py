@@ -7,8 +7,10 @@ checks included, GC frozen after setup):
 - placements_per_s: one cycle over `pending` 1-accelerator jobs on the empty pool;
 - gang_placements_per_s: one cycle over multi-node gangs (2–4 workers × 8 accelerators, whole
   nodes) sized to fill the pool; node_placements_per_s: the same for 1 × 8 jobs;
-- p99_decision_ms: the pool filled to ~90 % with a mixed workload and settled (nothing pending),
-  then single new jobs arrive one at a time; each is one snapshot + cycle, then released again;
+- p99_decision_ms: the pool filled towards 90 % with a mixed workload (by priority-fairshare,
+  whatever policy is measured) and settled (nothing pending), then single new jobs arrive one at
+  a time; each is one snapshot + cycle with the measured policy, then released again (victims
+  are put back), so every probe sees the same busy pool;
 - baseline: a naive placement that scans every node for each job (first fit, same model, zone
   and capacity checks, no quota), timed in the same process on a sample of the same jobs;
   `ratio_vs_naive` = placements_per_s ÷ naive_placements_per_s.
@@ -33,6 +35,9 @@ from scheduler.engine.cycle import run_cycle
 from scheduler.engine.state import ClusterState
 from scheduler.policy.registry import resolve_policy
 from scheduler.sim.workload import synthetic_jobs
+
+
+FILL_POLICY = "priority-fairshare:binpack"
 
 
 def build_pool(nodes: int, seed: int) -> Pool:
@@ -112,7 +117,7 @@ def decision_latency(pool: Pool, policy: str, probes: int, seed: int) -> dict[st
             used += job.gang.total
             if used >= target - 8:
                 break
-        timed_cycle(state, policy, 0)
+        timed_cycle(state, FILL_POLICY, 0)  # the same busy pool whatever policy is measured
         for job_id in list(state.pending):
             state.cancel(job_id)
     allocated = sum(r.placement.accelerators for r in state.running.values())

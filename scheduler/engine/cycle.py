@@ -377,7 +377,7 @@ class _Cycle:
         lower-priority jobs, borrowers on the nodes of the tenant's owner, and borrowers in the
         tenant's cohort."""
         tenant = plan.tenant
-        index = self.snap.victims
+        index = self.snap.running_index
         combos = set(plan.combos)
         found: dict[str, tuple[RunningJob, PreemptionCause]] = {}
 
@@ -491,20 +491,32 @@ class _Cycle:
         trial = self.index.copy()
         relevant = set(plan.candidates.gids)
         saved = self.index
-        holding = [r for r in self.snap.running.values() if r.id not in self.evicted]
+        # Only jobs of the same model in the same zone can free room this job could use.
+        combos = set(plan.combos)
+        holding = [
+            r
+            for combo in plan.combos
+            for r in self.snap.running_index.in_combo(combo)
+            if r.id not in self.evicted
+        ]
+        holding += [r for r in self.started if (r.placement.model, r.placement.zone) in combos]
         ends = sorted(
-            (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r)
-            for r in holding + self.started
+            (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r) for r in holding
         )
+        need = job.gang.per_worker
+        total = job.gang.total
         try:
             self.index = trial
             for end, _, r in ends:
-                touched = False
+                room = False  # did this release make room a search could use?
                 for node, count in r.placement.workers:
                     n = trial.nid[node]
                     trial.release(n, count)
-                    touched = touched or trial.node_group[n] in relevant
-                if not touched:
+                    if trial.node_group[n] in relevant and trial.free[n] >= need:
+                        room = True
+                if not room:
+                    continue
+                if job.gang.workers > 1 and sum(trial.group_free[g] for g in relevant) < total:
                     continue
                 fit = self.fits(job, plan)
                 if fit is not None:

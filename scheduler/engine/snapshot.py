@@ -11,7 +11,7 @@ from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import FlavorQuota, Tenant
 from scheduler.engine.index import CapacityIndex
-from scheduler.engine.victims import VictimIndex
+from scheduler.engine.running_index import RunningIndex
 from scheduler.policy.fairshare import FairShare
 
 
@@ -81,7 +81,7 @@ class Snapshot:
     queues: the same jobs per tenant, ordered by (priority descending, seq).
     running: jobs holding capacity, by id; `index` already has their capacity taken.
     used: accelerators held per (tenant, model), the sum over `running`.
-    victims: the preemptible part of `running`, indexed for preemption.
+    running_index: `running` indexed for preemption and backfill.
     usage: decayed TFLOP-seconds per tenant (see policy.fairshare).
     """
 
@@ -91,7 +91,7 @@ class Snapshot:
     pending: Sequence[Job]
     queues: Mapping[str, Sequence[Job]]
     used: Mapping[tuple[str, str], int]
-    victims: VictimIndex
+    running_index: RunningIndex
     usage: Mapping[str, int]
     approvals: Mapping[str, Approval]
 
@@ -128,7 +128,7 @@ class Snapshot:
             pending=ordered,
             queues=tenant_queues(ordered),
             used=used,
-            victims=VictimIndex.of(facts.pool, running_map.values()),
+            running_index=RunningIndex.of(facts.pool, running_map.values()),
             usage=dict(usage or {}),
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
         )

@@ -17,8 +17,8 @@ from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
+from scheduler.engine.running_index import RunningIndex
 from scheduler.engine.snapshot import PoolFacts, Snapshot, queue_key
-from scheduler.engine.victims import VictimIndex
 
 
 class ClusterState:
@@ -28,7 +28,7 @@ class ClusterState:
         self.node_state = {node.id: node.state for node in pool.nodes.values()}
         self.running: dict[str, RunningJob] = {}
         self.used: dict[tuple[str, str], int] = {}
-        self.victims = VictimIndex(pool)
+        self.running_index = RunningIndex(pool)
         self.pending: dict[str, Job] = {}
         self.usage: dict[str, int] = dict(usage or {})
         self.approvals: dict[str, Approval] = dict(pool.approvals)
@@ -94,7 +94,7 @@ class ClusterState:
             self.index.release(n, count)
             self._touched.add(self.index.node_group[n])
         self._count(running, -1)
-        self.victims.remove(running)
+        self.running_index.remove(running)
         return running
 
     def set_node_state(self, node_id: str, state: NodeState) -> None:
@@ -115,7 +115,7 @@ class ClusterState:
             self._touched.add(self.index.node_group[n])
         self.running[running.id] = running
         self._count(running, 1)
-        self.victims.add(running)
+        self.running_index.add(running)
 
     def _count(self, running: RunningJob, sign: int) -> None:
         key = (running.job.tenant, running.placement.model)
@@ -155,7 +155,7 @@ class ClusterState:
             pending=tuple(self.pending.values()),
             queues=self._queues.copy(),
             used=self.used.copy(),
-            victims=self.victims,
+            running_index=self.running_index,
             usage=self.usage,
             approvals=self.approvals,
         )

@@ -26,7 +26,7 @@ def cycle(snapshot: Snapshot, world: World) -> CycleResult:
 def fingerprint(snapshot: Snapshot) -> tuple[object, ...]:
     """Everything about a snapshot a cycle could change by mistake."""
     index = snapshot.index
-    victims = snapshot.victims
+    victims = snapshot.running_index
     return (
         list(index.free),
         [[sorted(bucket) for bucket in group] for group in index.buckets],

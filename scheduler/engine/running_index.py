@@ -1,8 +1,10 @@
-"""Preemptible running jobs, indexed so that looking for victims never walks every running job.
+"""Running jobs, indexed so that neither the search for victims nor a backfill reservation
+walks every running job.
 
-Kept incrementally by `ClusterState` (and built from scratch by `Snapshot.build`): per
-(model, zone) and priority, the preemptible jobs in start order; and per owner, how many
-preemptible jobs of other owners' tenants run on its nodes (capacity it lent and may reclaim).
+Kept incrementally by `ClusterState` (and built from scratch by `Snapshot.build`): every running
+job by (model, zone); and of the preemptible ones: by (model, zone) and priority in start order,
+by (tenant, model), and per owner the jobs of other owners' tenants on its nodes (capacity it lent
+and may reclaim).
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ from scheduler.domain.pool import Pool
 Combo = tuple[str, Jurisdiction]
 
 
-class VictimIndex:
-    __slots__ = ("by_combo", "by_tenant", "lent", "pool")
+class RunningIndex:
+    __slots__ = ("by_combo", "by_tenant", "holding", "lent", "pool")
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.holding: dict[Combo, dict[str, RunningJob]] = {}  # every running job
         self.by_combo: dict[Combo, dict[int, dict[str, RunningJob]]] = {}
         self.by_tenant: dict[tuple[str, str], dict[str, RunningJob]] = {}  # (tenant, model)
         self.lent: dict[str, dict[str, RunningJob]] = {}  # owner -> borrowers on its nodes
 
     @classmethod
-    def of(cls, pool: Pool, running: Iterable[RunningJob]) -> VictimIndex:
+    def of(cls, pool: Pool, running: Iterable[RunningJob]) -> RunningIndex:
         index = cls(pool)
         for r in sorted(running, key=lambda r: (r.started_at, r.job.seq)):
             index.add(r)
@@ -41,9 +44,10 @@ class VictimIndex:
         return node_owner
 
     def add(self, r: RunningJob) -> None:
+        combo = (r.placement.model, r.placement.zone)
+        self.holding.setdefault(combo, {})[r.id] = r
         if not r.job.preemptible:
             return
-        combo = (r.placement.model, r.placement.zone)
         self.by_combo.setdefault(combo, {}).setdefault(r.job.priority, {})[r.id] = r
         self.by_tenant.setdefault((r.job.tenant, r.placement.model), {})[r.id] = r
         lender = self._lender(r)
@@ -51,9 +55,10 @@ class VictimIndex:
             self.lent.setdefault(lender, {})[r.id] = r
 
     def remove(self, r: RunningJob) -> None:
+        combo = (r.placement.model, r.placement.zone)
+        self.holding.get(combo, {}).pop(r.id, None)
         if not r.job.preemptible:
             return
-        combo = (r.placement.model, r.placement.zone)
         by_priority = self.by_combo.get(combo, {})
         rows = by_priority.get(r.job.priority, {})
         if rows.pop(r.id, None) is None:
@@ -64,6 +69,10 @@ class VictimIndex:
         lender = self._lender(r)
         if lender is not None:
             self.lent[lender].pop(r.id)
+
+    def in_combo(self, combo: Combo) -> Iterable[RunningJob]:
+        """Every running job of one model in one zone."""
+        return self.holding.get(combo, {}).values()
 
     def of_tenant(self, tenant: str, model: str) -> Iterable[RunningJob]:
         return self.by_tenant.get((tenant, model), {}).values()
