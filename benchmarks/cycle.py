@@ -36,7 +36,6 @@ from scheduler.engine.state import ClusterState
 from scheduler.policy.registry import resolve_policy
 from scheduler.sim.workload import synthetic_jobs
 
-
 FILL_POLICY = "priority-fairshare:binpack"
 
 
