@@ -184,23 +184,9 @@ class _Cycle:
         for node in held:
             self.index.unhold(node)
         found = self.find(job, cands)
-        if found is not None:
-            self.allocate(job, found)
-        for node in held:
+        for node in held:  # still held after the job's commit takes its share of them
             self.index.hold(node)
-        if found is not None:
-            self.release(job, found)
         return found
-
-    def allocate(self, job: Job, found: Found) -> None:
-        k = job.gang.per_worker
-        for node, ranks in found:
-            self.index.allocate(node, ranks * k)
-
-    def release(self, job: Job, found: Found) -> None:
-        k = job.gang.per_worker
-        for node, ranks in found:
-            self.index.release(node, ranks * k)
 
     def commit(
         self,

@@ -53,15 +53,10 @@ class PriorityFairShare:
         return (-job.priority, share_ppm, job.seq)
 
 
-class Backfill:
+class Backfill(PriorityFairShare):
     name = "backfill"
     summary = (
         "priority-fairshare order with EASY backfill: the first blocked job holds a reservation "
         "and later jobs start only if their walltime cannot delay it"
     )
     discipline = Discipline.BACKFILL
-    preemption = True
-    arrival_order = False
-
-    def head_key(self, job: Job, share_ppm: int) -> tuple[int, ...]:
-        return (-job.priority, share_ppm, job.seq)
