@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     rejected: dict[str, str] = {}
     for number in range(1, args.cycles + 1):
         # jobs whose walltime is over have finished
+        state.accrue_usage(now, policy.half_life_s)
         for job_id, running in list(state.running.items()):
             if running.started_at + running.job.walltime_s <= now:
                 state.finish(job_id)

@@ -19,6 +19,7 @@ from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
 from scheduler.engine.snapshot import PoolFacts, Snapshot, queue_key
+from scheduler.policy.fairshare import accrue
 
 
 class ClusterState:
@@ -36,7 +37,8 @@ class ClusterState:
         self._last_seq = -1
         self._queues: dict[str, tuple[Job, ...]] = {}
         self._dirty: set[str] = set()
-        self._touched: set[int] = set()  # capacity groups changed since the last snapshot
+        self._touched: set[int] = set()
+        self._accrued_at: int | None = None  # capacity groups changed since the last snapshot
 
     @property
     def pool(self) -> Pool:
@@ -107,6 +109,20 @@ class ClusterState:
 
     def set_usage(self, usage: Mapping[str, int]) -> None:
         self.usage = dict(usage)
+
+    def accrue_usage(self, now: int, half_life_s: int) -> None:
+        """Bring fair-share usage up to `now`: old usage decays, running jobs add their
+        TFLOP-seconds since the last call (the first call only sets the starting point)."""
+        if self._accrued_at is not None and now > self._accrued_at:
+            self.usage = accrue(
+                self.usage,
+                self.running.values(),
+                self.facts.tflops_by_model,
+                now - self._accrued_at,
+                half_life_s,
+            )
+        if self._accrued_at is None or now > self._accrued_at:
+            self._accrued_at = now
 
     def _take(self, running: RunningJob) -> None:
         for node, count in running.placement.workers:

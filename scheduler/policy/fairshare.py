@@ -25,7 +25,7 @@ def decay(usage: int, elapsed_s: int, half_life_s: int) -> int:
     """`usage` after `elapsed_s` seconds of exponential decay."""
     if elapsed_s <= 0 or usage == 0:
         return usage
-    return int(usage * math.pow(0.5, elapsed_s / half_life_s))
+    return round(usage * math.pow(0.5, elapsed_s / half_life_s))
 
 
 def accrue(
