@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     now = 0
     rejected: dict[str, str] = {}
+    waiting: dict[str, str] = {}
+    preempted: list[str] = []
     for number in range(1, args.cycles + 1):
         # jobs whose walltime is over have finished
         state.accrue_usage(now, policy.half_life_s)
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_cycle(state.snapshot(), policy, now)
         state.apply(result, now)
         rejected.update({job_id: str(reason) for job_id, reason in result.rejected.items()})
+        waiting = {job_id: str(reason) for job_id, reason in result.pending.items()}
+        preempted = [f"{p.job_id}: {p.cause}: {p.message}" for p in result.preemptions]
         allocated = sum(r.placement.accelerators for r in state.running.values())
         row = {
             "cycle": number,
@@ -93,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
         now += args.step
     if not args.json:
         _print(console, pool.name, policy.name, rows, rejected)
+        _examples(console, "Still pending after the last cycle", waiting)
+        if preempted:
+            console.print("[bold]Preemptions in the last cycle:[/bold]")
+            for line in preempted[:5]:
+                console.print(f"  {line}")
     return 0
 
 
@@ -125,7 +134,17 @@ def _print(
         cells = [f"{row[key]:.0%}" if key == "utilisation" else str(row[key]) for key in columns]
         table.add_row(*cells, why)
     console.print(table)
-    if rejected:
-        console.print(f"[bold]Rejected (infeasible) — {len(rejected)} jobs, first 5:[/bold]")
-        for job_id, reason in list(rejected.items())[:5]:
+    _examples(console, "Rejected (infeasible)", rejected)
+
+
+def _examples(console: Console, title: str, reasons: dict[str, str]) -> None:
+    """One example job per reason code, so every kind of reason is visible."""
+    if not reasons:
+        return
+    console.print(f"[bold]{title} — {len(reasons)} jobs; one example per reason:[/bold]")
+    seen: set[str] = set()
+    for job_id, reason in reasons.items():
+        code = reason.split(":", 1)[0]
+        if code not in seen:
+            seen.add(code)
             console.print(f"  {job_id}: {reason}")
