@@ -1,0 +1,112 @@
+"""What a tenant asks for, checked against the pool and turned into a `Job`.
+
+Every error names the field it is about and nothing is created, so the coordinator can answer
+a bad submission with INVALID_ARGUMENT (or NOT_FOUND / PERMISSION_DENIED) and change nothing.
+Whether the job can ever fit (gang size against the pool, quota ceilings, residency) is the
+engine's intake to judge; it answers with a structured reason instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.domain.errors import InvalidField, UnknownReference
+from scheduler.domain.geography import Jurisdiction
+from scheduler.domain.jobs import Gang, Job
+from scheduler.domain.pool import Pool
+
+
+class PriorityNotAllowed(InvalidField):
+    """The tenant may not use the priority class it asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """A submission. Accelerators are named by model (`models`), or by a minimum dense fp16
+    throughput per device (`min_tflops_fp16`), or both (then a model must satisfy both)."""
+
+    tenant: str
+    workers: int
+    per_worker: int
+    walltime_s: int
+    data_origin: Jurisdiction
+    models: tuple[str, ...] = ()
+    min_tflops_fp16: int | None = None
+    priority_class: str = ""
+    preemptible: bool = True
+    checkpoint_interval_s: int = 0
+    approvals: tuple[str, ...] = ()
+    entrypoint: str = ""
+    programs: tuple[str, ...] = ()
+    client_key: str | None = None
+
+
+def accepted_models(
+    pool: Pool, models: tuple[str, ...], min_tflops_fp16: int | None
+) -> frozenset[str]:
+    """The models a request accepts, or an error naming `models[i]` or `min_tflops_fp16`."""
+    if not models and min_tflops_fp16 is None:
+        raise InvalidField("models", "name at least one accelerator model or set min_tflops_fp16")
+    for i, model in enumerate(models):
+        pool.catalogue.require(model, f"models[{i}]")
+    if min_tflops_fp16 is None:
+        return frozenset(models)
+    if min_tflops_fp16 <= 0:
+        raise InvalidField("min_tflops_fp16", "must be a positive integer")
+    fast_enough = pool.catalogue.at_least(min_tflops_fp16)
+    chosen = fast_enough & frozenset(models) if models else fast_enough
+    if not chosen:
+        best = max(m.tflops_fp16 for m in pool.catalogue.values())
+        raise InvalidField(
+            "min_tflops_fp16",
+            f"no {'named ' if models else ''}accelerator model reaches {min_tflops_fp16} TFLOPS"
+            f" fp16 (the fastest in the catalogue has {best})",
+        )
+    return chosen
+
+
+def to_job(request: JobRequest, pool: Pool, job_id: str, seq: int, now: int) -> Job:
+    """Check `request` against the pool and build the job; raise naming the bad field."""
+    tenant = pool.tenants.get(request.tenant)
+    if tenant is None:
+        raise UnknownReference("tenant", f"unknown tenant {request.tenant!r}")
+    priority_class = request.priority_class or pool.default_priority_class
+    if not priority_class:
+        raise InvalidField("priority_class", "required: the pool has no default priority class")
+    klass = pool.priority_classes.get(priority_class)
+    if klass is None:
+        known = ", ".join(sorted(pool.priority_classes))
+        raise UnknownReference(
+            "priority_class", f"unknown class {priority_class!r}; known: {known}"
+        )
+    if not tenant.may_use_priority(priority_class):
+        allowed = ", ".join(sorted(tenant.priority_classes))
+        raise PriorityNotAllowed(
+            "priority_class",
+            f"tenant {tenant.id} may not use {priority_class!r} (allowed: {allowed})",
+        )
+    for i, approval_id in enumerate(request.approvals):
+        approval = pool.approvals.get(approval_id)
+        if approval is None or approval.tenant != tenant.id:
+            raise UnknownReference(
+                f"approvals[{i}]", f"tenant {tenant.id} holds no approval {approval_id!r}"
+            )
+    return Job(
+        id=job_id,
+        tenant=tenant.id,
+        gang=Gang(request.workers, request.per_worker),
+        models=accepted_models(pool, request.models, request.min_tflops_fp16),
+        priority_class=priority_class,
+        priority=klass.value,
+        walltime_s=request.walltime_s,
+        data_origin=request.data_origin,
+        submitted_at=now,
+        seq=seq,
+        preemptible=request.preemptible,
+        checkpoint_interval_s=request.checkpoint_interval_s,
+        approvals=request.approvals,
+        entrypoint=request.entrypoint,
+        programs=request.programs,
+        client_key=request.client_key,
+        min_tflops_fp16=request.min_tflops_fp16,
+    )

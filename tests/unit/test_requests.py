@@ -1,0 +1,121 @@
+"""A tenant's request becomes a job, or an error naming the field; nothing half-made."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from scheduler.domain.errors import InvalidField, UnknownReference
+from scheduler.domain.geography import City, Jurisdiction
+from scheduler.domain.requests import JobRequest, PriorityNotAllowed, accepted_models, to_job
+from tests.builders import ASCEND, H20, H800, MLU, a_pool, a_tenant, an_approval
+
+POOL = (
+    a_pool()
+    .nodes(2, ASCEND)
+    .nodes(2, H800, city=City.GUANGZHOU)
+    .nodes(1, H20, city=City.HONG_KONG)
+    .nodes(1, MLU)
+    .tenant(a_tenant("pcl").priorities("standard", "low"))
+    .tenant(a_tenant("hku"))
+    .approval(an_approval("ap1").held_by("pcl").into(Jurisdiction.HONG_KONG))
+    .build()
+)
+REQUEST = JobRequest(
+    tenant="pcl",
+    workers=2,
+    per_worker=8,
+    walltime_s=3600,
+    data_origin=Jurisdiction.MAINLAND,
+    models=(ASCEND,),
+)
+
+
+def test_a_good_request_becomes_a_job_with_the_pool_default_priority() -> None:
+    job = to_job(REQUEST, POOL, "j1", seq=7, now=100)
+    assert (job.id, job.tenant, job.seq, job.submitted_at) == ("j1", "pcl", 7, 100)
+    assert (job.gang.workers, job.gang.per_worker) == (2, 8)
+    assert job.models == {ASCEND}
+    assert (job.priority_class, job.priority) == ("standard", 500)
+
+
+@pytest.mark.parametrize(
+    ("models", "min_tflops", "expected"),
+    [
+        ((ASCEND,), None, {ASCEND}),
+        ((), 300, {ASCEND, H800}),  # 320 and 989 TFLOPS reach 300; H20 (148) and MLU (96) do not
+        ((), 1, {ASCEND, H800, H20, MLU}),
+        ((H20, H800), 300, {H800}),  # both given: a model must satisfy both
+    ],
+)
+def test_accepted_models_by_name_or_by_minimum_tflops(
+    models: tuple[str, ...], min_tflops: int | None, expected: set[str]
+) -> None:
+    assert accepted_models(POOL, models, min_tflops) == expected
+
+
+BAD = [
+    ("unknown tenant", {"tenant": "nobody"}, UnknownReference, "tenant", "unknown tenant"),
+    ("no models", {"models": ()}, InvalidField, "models", "at least one"),
+    ("unknown model", {"models": (ASCEND, "tpu-v5")}, UnknownReference, "models[1]", "tpu-v5"),
+    (
+        "zero min tflops",
+        {"models": (), "min_tflops_fp16": 0},
+        InvalidField,
+        "min_tflops_fp16",
+        "positive",
+    ),
+    (
+        "unreachable tflops",
+        {"models": (), "min_tflops_fp16": 5000},
+        InvalidField,
+        "min_tflops_fp16",
+        "fastest in the catalogue has 989",
+    ),
+    (
+        "unknown priority",
+        {"priority_class": "urgent"},
+        UnknownReference,
+        "priority_class",
+        "unknown class 'urgent'",
+    ),
+    (
+        "priority not allowed",
+        {"priority_class": "high"},
+        PriorityNotAllowed,
+        "priority_class",
+        "may not use 'high'",
+    ),
+    (
+        "another tenant's approval",
+        {"tenant": "hku", "approvals": ("ap1",)},
+        UnknownReference,
+        "approvals[0]",
+        "holds no approval 'ap1'",
+    ),
+    ("no workers", {"workers": 0}, InvalidField, "gang.workers", "positive"),
+    ("negative accelerators", {"per_worker": -8}, InvalidField, "gang.per_worker", "positive"),
+    ("zero walltime", {"walltime_s": 0}, InvalidField, "job.walltime_s", "positive"),
+    (
+        "negative checkpoint",
+        {"checkpoint_interval_s": -1},
+        InvalidField,
+        "job.checkpoint_interval_s",
+        "negative",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "field", "message"),
+    [row[1:] for row in BAD],
+    ids=[row[0] for row in BAD],
+)
+def test_bad_requests_name_the_field(
+    changes: dict[str, object], error: type[InvalidField], field: str, message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        to_job(replace(REQUEST, **changes), POOL, "j1", seq=1, now=0)
+    assert caught.value.field == field
+    assert message in caught.value.message
