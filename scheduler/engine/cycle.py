@@ -68,7 +68,7 @@ class _Cycle:
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
         self.reservation_tries = 0
-        self.started: list[RunningJob] = []  # admitted this cycle, as if running from now
+        self.started: list[tuple[Job, Placement]] = []  # admitted this cycle
 
     # ---------------------------------------------------------------- the cycle
     def run(self) -> CycleResult:
@@ -210,7 +210,7 @@ class _Cycle:
         per[group.model] = per.get(group.model, 0) + total
         self.shares.pop(job.tenant, None)
         verdict = verdicts.get(group.model)
-        self.started.append(RunningJob(job, placement, self.now))
+        self.started.append((job, placement))
         self.admissions.append(
             Admission(
                 job.id, job.tenant, placement, verdict is not None and verdict.borrowing, preempts
@@ -485,7 +485,9 @@ class _Cycle:
             for r in self.snap.running_index.in_combo(combo)
             if r.id not in self.evicted
         ]
-        holding += [r for r in self.started if (r.placement.model, r.placement.zone) in combos]
+        holding += [  # admitted this cycle: running from now
+            RunningJob(j, p, self.now) for j, p in self.started if (p.model, p.zone) in combos
+        ]
         ends = sorted(
             (max(self.now, r.started_at + r.job.walltime_s), r.job.seq, r) for r in holding
         )

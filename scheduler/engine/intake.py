@@ -20,6 +20,7 @@ from scheduler.engine.snapshot import Snapshot
 from scheduler.policy.placement import PlacementStrategy
 
 Zones = tuple[tuple[Jurisdiction, str | None], ...]
+_HOME_ONLY: dict[Jurisdiction, Zones] = {zone: ((zone, None),) for zone in Jurisdiction}
 # The home zone always ranks before any zone an approval opens, whatever the strategy says.
 _ZONE_RANK = 1 << 50
 
@@ -67,7 +68,7 @@ class Intake:
 
     def zones(self, job: Job) -> Zones:
         if not job.approvals:
-            return ((job.data_origin, None),)
+            return _HOME_ONLY[job.data_origin]
         return allowed_zones(
             job.tenant, job.data_origin, job.approvals, dict(self.snapshot.approvals), self.now
         )
