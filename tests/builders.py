@@ -210,6 +210,7 @@ class JobBuilder:
     _seq: int | None = None
     _preemptible: bool = True
     _approvals: tuple[str, ...] = ()
+    _programs: tuple[str, ...] = ()
 
     def tenant(self, tenant: str) -> JobBuilder:
         self._tenant = tenant
@@ -240,6 +241,10 @@ class JobBuilder:
         self._origin = zone
         return self
 
+    def programs(self, *ids: str) -> JobBuilder:
+        self._programs = ids
+        return self
+
     def approvals(self, *ids: str) -> JobBuilder:
         self._approvals = ids
         return self
@@ -266,6 +271,7 @@ class JobBuilder:
             seq=self._seq if self._seq is not None else next(_seq),
             preemptible=self._preemptible,
             approvals=self._approvals,
+            programs=self._programs,
         )
 
     def running_on(

@@ -16,6 +16,7 @@ from scheduler.engine.cycle import run_cycle
 from scheduler.engine.decisions import Admission, CycleResult
 from scheduler.engine.invariants import violations
 from scheduler.engine.snapshot import Snapshot
+from scheduler.ledger.budgets import Budgets
 from scheduler.policy.registry import resolve_policy
 
 DEFAULT_POLICY = "priority-fairshare:binpack"
@@ -30,8 +31,9 @@ def decide(
     policy: str = DEFAULT_POLICY,
     now: int = 0,
     usage: Mapping[str, int] | None = None,
+    budgets: Budgets | None = None,
 ) -> CycleResult:
-    snapshot = Snapshot.build(pool, running=running, pending=pending, usage=usage)
+    snapshot = Snapshot.build(pool, running=running, pending=pending, usage=usage, budgets=budgets)
     result = run_cycle(snapshot, resolve_policy(policy), now)
     broken = violations(snapshot, result)
     assert broken == [], broken

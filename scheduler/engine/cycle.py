@@ -6,6 +6,7 @@ For each pending job, in the order the policy gives:
   2. intake    — feasible models / zones / gang size, else an infeasible reason (rejected)
   3. quota     — models the tenant's quota and cohort admit now, else OVER_QUOTA
   4. place     — all-or-nothing on the capacity index (backfill: without delaying the reservation)
+               and, when the snapshot carries budgets, reserve the estimated cost (else NO_FUNDS)
   5. preempt   — if allowed: the fewest, lowest-priority, most recently started victims
   6. decide    — admission, or a pending reason (and under strict FIFO, block what follows)
 """
@@ -17,6 +18,7 @@ import itertools
 from collections.abc import Iterator
 
 from scheduler.domain.jobs import Job, Placement, RunningJob
+from scheduler.domain.money import Money, accelerator_seconds_cost
 from scheduler.engine.decisions import Admission, CycleResult, Preemption
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.intake import Intake, JobPlan
@@ -24,6 +26,8 @@ from scheduler.engine.placement import Candidates, find_gang, find_single
 from scheduler.engine.quota import QuotaState, QuotaVerdict
 from scheduler.engine.reasons import PreemptionCause, Reason, ReasonCode
 from scheduler.engine.snapshot import Snapshot
+from scheduler.ledger.programs import Split
+from scheduler.ledger.split import Supplier, split_cost
 from scheduler.policy.fairshare import FairShare
 from scheduler.policy.ordering import Discipline
 from scheduler.policy.placement import Fit
@@ -69,6 +73,7 @@ class _Cycle:
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
         self.reservation_tries = 0
         self.started: list[tuple[Job, Placement]] = []  # admitted this cycle
+        self.budgets = snapshot.budgets.copy() if snapshot.budgets is not None else None
 
     # ---------------------------------------------------------------- the cycle
     def run(self) -> CycleResult:
@@ -86,7 +91,11 @@ class _Cycle:
             if allowed:
                 found = self.place(job, plan, plan.for_models(allowed, self.index))  # 4. place
                 if found is not None:
-                    self.commit(job, plan, found, verdicts)
+                    funding = self.fund(job, plan, found)
+                    if isinstance(funding, Reason):
+                        self.pending[job.id] = funding
+                    else:
+                        self.commit(job, plan, found, verdicts, funding=funding)
                     continue
                 reason = self.no_room_reason(job, plan)
             else:
@@ -195,6 +204,7 @@ class _Cycle:
         found: Found,
         verdicts: dict[str, QuotaVerdict],
         preempts: tuple[str, ...] = (),
+        funding: Split | None = None,
     ) -> None:
         index = self.index
         k = job.gang.per_worker
@@ -213,9 +223,55 @@ class _Cycle:
         self.started.append((job, placement))
         self.admissions.append(
             Admission(
-                job.id, job.tenant, placement, verdict is not None and verdict.borrowing, preempts
+                job.id,
+                job.tenant,
+                placement,
+                verdict is not None and verdict.borrowing,
+                preempts,
+                funding,
             )
         )
+
+    def fund(self, job: Job, plan: JobPlan, found: Found) -> Split | Reason | None:
+        """Reserve the estimated cost of running `job` on `found` for its walltime: the programs
+        it names pay their shares, the tenant's balance the rest. None when money is not
+        checked; a NO_FUNDS reason (nothing reserved) when the balance is short."""
+        budgets = self.budgets
+        if budgets is None:
+            return None
+        index = self.index
+        per_worker = job.gang.per_worker
+        cost = 0
+        owners: set[str] = set()
+        nodes: list[str] = []
+        group = index.groups[index.node_group[found[0][0]]]
+        for node, ranks in found:
+            g = index.groups[index.node_group[node]]
+            cost += accelerator_seconds_cost(g.price, ranks * per_worker * job.walltime_s).minor
+            owners.add(g.owner)
+            nodes.append(index.names[node])
+        currency = group.price.currency  # a gang stays in one zone, which bills in one currency
+        supplier = Supplier(group.owner if len(owners) == 1 else "", tuple(nodes), group.domestic)
+        split = split_cost(
+            cost,
+            currency,
+            job.programs,
+            budgets.programs,
+            plan.tenant,
+            supplier,
+            budgets.funds,
+            self.now,
+        )
+        balance = budgets.balance(job.tenant, currency)
+        if split.copay > balance:
+            return Reason(
+                ReasonCode.NO_FUNDS,
+                f"tenant {job.tenant}: co-payment {Money(currency, split.copay)} exceeds its"
+                f" balance {Money(currency, balance)} (estimated cost"
+                f" {Money(currency, cost)}, programs pay {Money(currency, split.subsidy)})",
+            )
+        budgets.take(job.tenant, split, self.now)
+        return split
 
     def no_room_reason(self, job: Job, plan: JobPlan) -> Reason:
         gang = job.gang
@@ -230,6 +286,8 @@ class _Cycle:
         return self.policy.queue.preemption and self.reservation is None
 
     def preempt(self, job: Job, plan: JobPlan) -> bool:
+        """Try to make room by preemption. True when the job is decided: admitted, or pending
+        with NO_FUNDS because it could not pay for the room it would get."""
         memo = (job.tenant, job.priority, id(plan), job.gang.workers, job.gang.per_worker)
         if memo in self.no_victims:
             return False
@@ -262,8 +320,7 @@ class _Cycle:
                 del released[i]
         fit = self.fits(job, plan)
         assert fit is not None
-        self.finish_preemption(job, plan, fit, released)
-        return True
+        return self.finish_preemption(job, plan, fit, released)
 
     def preempt_on_one_node(
         self, job: Job, plan: JobPlan, chosen: list[tuple[RunningJob, PreemptionCause]]
@@ -319,8 +376,7 @@ class _Cycle:
             for victim, _ in picked:
                 self.restore(victim)
             return False
-        self.finish_preemption(job, plan, fit, picked)
-        return True
+        return self.finish_preemption(job, plan, fit, picked)
 
     def reclaimable(self, victim: RunningJob, cause: PreemptionCause, releasing: int = 0) -> bool:
         """Quota is reclaimed from a borrower only while it is above its nominal quota;
@@ -337,18 +393,27 @@ class _Cycle:
         plan: JobPlan,
         fit: tuple[Found, dict[str, QuotaVerdict]],
         released: list[tuple[RunningJob, PreemptionCause]],
-    ) -> None:
+    ) -> bool:
+        """Admit the job on the room its victims made; or, if it cannot pay, put the victims back
+        and leave the job pending with NO_FUNDS (either way the job is decided: True)."""
         found, verdicts = fit
+        funding = self.fund(job, plan, found)
+        if isinstance(funding, Reason):
+            for victim, _ in released:
+                self.restore(victim)
+            self.pending[job.id] = funding
+            return True
         for victim, cause in released:
             self.preemptions.append(
                 Preemption(
                     victim.id, victim.job.tenant, job.id, cause, _cause_text(cause, job, victim)
                 )
             )
-        self.commit(job, plan, found, verdicts, tuple(v.id for v, _ in released))
+        self.commit(job, plan, found, verdicts, tuple(v.id for v, _ in released), funding)
         # capacity grew for everyone while victims were evicted: forget cached failures
         self.no_room.clear()
         self.no_victims.clear()
+        return True
 
     def fits(self, job: Job, plan: JobPlan) -> tuple[Found, dict[str, QuotaVerdict]] | None:
         allowed, verdicts = self.quota_allowed(plan, job.gang.total)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from scheduler.domain.jobs import Placement
 from scheduler.engine.reasons import PreemptionCause, Reason
+from scheduler.ledger.programs import Split
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class Admission:
     placement: Placement
     borrowing: bool = False  # uses quota lent by the cohort
     preempts: tuple[str, ...] = ()
+    funding: Split | None = None  # the reserved estimate: programs' shares and co-payment
 
 
 @dataclass(frozen=True, slots=True)

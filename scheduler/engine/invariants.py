@@ -82,6 +82,10 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
         if count > snapshot.facts.cohort_capacity.get(key, 0):
             out.append(f"cohort {key[0]} lends {count} of {key[1]}, more than it has")
 
+    # money: every admission reserved its estimate, and nothing was overdrawn
+    if snapshot.budgets is not None:
+        out.extend(_money_violations(snapshot, result))
+
     # preemption only of preemptible work, of lower priority or on borrowed capacity
     by_job = {a.job_id: a for a in result.admissions}
     for pre in result.preemptions:
@@ -156,4 +160,28 @@ def _quota_reclaims(snapshot: Snapshot, result: CycleResult) -> list[str]:
             held[key] = held.get(key, 0) - victim.placement.accelerators
         key = (a.tenant, a.placement.model)
         held[key] = held.get(key, 0) + a.placement.accelerators
+    return out
+
+
+def _money_violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
+    budgets = snapshot.budgets
+    assert budgets is not None
+    out: list[str] = []
+    book = budgets.copy()
+    for a in result.admissions:
+        funding = a.funding
+        if funding is None:
+            out.append(f"job {a.job_id} admitted without a funding reservation")
+            continue
+        book.take(a.tenant, funding, result.now)
+    for program_id, left in book.funds.remaining.items():
+        if left < 0:
+            out.append(f"program {program_id} overdrawn by {-left}")
+    for (program_id, tenant, _), drawn in book.funds.drawn.items():
+        cap = budgets.programs[program_id].tenant_cap
+        if cap is not None and drawn > cap:
+            out.append(f"tenant {tenant} drew {drawn} from {program_id}, above its cap {cap}")
+    for (tenant, currency), balance in book.balances.items():
+        if balance < 0:
+            out.append(f"tenant {tenant} balance in {currency} would be {balance}")
     return out

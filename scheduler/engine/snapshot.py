@@ -12,6 +12,7 @@ from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import FlavorQuota, Tenant
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
+from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import FairShare
 
 
@@ -83,6 +84,8 @@ class Snapshot:
     used: accelerators held per (tenant, model), the sum over `running`.
     running_index: `running` indexed for preemption and backfill.
     usage: decayed TFLOP-seconds per tenant (see policy.fairshare).
+    budgets: programs, their remaining budgets and tenants' balances; a job is admitted only if
+    its estimated cost can be reserved (else NO_FUNDS).
     """
 
     facts: PoolFacts
@@ -94,6 +97,7 @@ class Snapshot:
     running_index: RunningIndex
     usage: Mapping[str, int]
     approvals: Mapping[str, Approval]
+    budgets: Budgets | None = None  # None: money is not checked
 
     @property
     def pool(self) -> Pool:
@@ -107,6 +111,7 @@ class Snapshot:
         pending: Iterable[Job] = (),
         usage: Mapping[str, int] | None = None,
         approvals: Mapping[str, Approval] | None = None,
+        budgets: Budgets | None = None,
     ) -> Snapshot:
         """A snapshot from scratch (tests, simulator start, recovery). The coordinator keeps one
         up to date incrementally with `ClusterState` instead."""
@@ -131,6 +136,7 @@ class Snapshot:
             running_index=RunningIndex.of(facts.pool, running_map.values()),
             usage=dict(usage or {}),
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
+            budgets=budgets,
         )
 
 

@@ -19,6 +19,7 @@ from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
 from scheduler.engine.snapshot import PoolFacts, Snapshot, queue_key
+from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import accrue
 
 
@@ -38,7 +39,8 @@ class ClusterState:
         self._queues: dict[str, tuple[Job, ...]] = {}
         self._dirty: set[str] = set()
         self._touched: set[int] = set()
-        self._accrued_at: int | None = None  # capacity groups changed since the last snapshot
+        self._accrued_at: int | None = None
+        self.budgets: Budgets | None = None  # capacity groups changed since the last snapshot
 
     @property
     def pool(self) -> Pool:
@@ -68,6 +70,8 @@ class ClusterState:
             victim = self.finish(preemption.job_id)
             self.submit_requeued(victim.job)
         for admission in result.admissions:
+            if self.budgets is not None and admission.funding is not None:
+                self.budgets.take(admission.tenant, admission.funding, now)
             job = self.pending.pop(admission.job_id)
             self._dirty.add(job.tenant)
             self._take(RunningJob(job, admission.placement, now))
@@ -106,6 +110,11 @@ class ClusterState:
         self.node_state[node_id] = state
         self.index.set_schedulable(n, state.schedulable)
         self._touched.add(self.index.node_group[n])
+
+    def set_budgets(self, budgets: Budgets | None) -> None:
+        """Money as the ledger has it now (the coordinator refreshes it after settlements);
+        `apply` takes each admission's reservation from it so cycles in between stay right."""
+        self.budgets = budgets
 
     def set_usage(self, usage: Mapping[str, int]) -> None:
         self.usage = dict(usage)
@@ -174,4 +183,5 @@ class ClusterState:
             running_index=self.running_index,
             usage=self.usage,
             approvals=self.approvals,
+            budgets=self.budgets,
         )
