@@ -44,6 +44,13 @@ def fingerprint(snapshot: Snapshot) -> tuple[object, ...]:
             for slot in victims.__slots__
             if slot != "pool"
         },
+        None
+        if snapshot.budgets is None
+        else (
+            dict(snapshot.budgets.funds.remaining),
+            dict(snapshot.budgets.funds.drawn),
+            dict(snapshot.budgets.balances),
+        ),
     )
 
 

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from scheduler.domain.geography import City, Jurisdiction
+from scheduler.domain.geography import City, Currency, Jurisdiction
 from scheduler.domain.jobs import Job, RunningJob
 from scheduler.domain.nodes import NodeState, OwnerClass
 from scheduler.domain.pool import Pool
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.snapshot import Snapshot
+from scheduler.ledger.budgets import Budgets
+from scheduler.ledger.programs import BASIS_POINTS, Program, Rates
+from scheduler.ledger.split import Funds
 from scheduler.policy.registry import PLACEMENT_STRATEGIES, QUEUE_POLICIES, resolve_policy
 from tests.builders import (
     ASCEND,
@@ -69,10 +72,15 @@ class World:
     usage: dict[str, int]
     policy: str
     now: int = NOW
+    budgets: Budgets | None = None
 
     def snapshot(self) -> Snapshot:
         return Snapshot.build(
-            self.pool, running=self.running, pending=self.pending, usage=self.usage
+            self.pool,
+            running=self.running,
+            pending=self.pending,
+            usage=self.usage,
+            budgets=self.budgets.copy() if self.budgets is not None else None,
         )
 
 
@@ -251,6 +259,38 @@ def cohort_tenants(draw: st.DrawFn, nodes: list[NodeSpec]) -> list[TenantBuilder
 
 
 @st.composite
+def budget_book(draw: st.DrawFn, nodes: list[NodeSpec], tenant_ids: list[str]) -> Budgets:
+    """Programs in every currency with random rates, budgets, caps, stacking groups and supplier
+    whitelists, and random tenant balances: money runs short often."""
+    owners = sorted({owner_id(n.owner, n.city) for n in nodes})
+    programs = []
+    for i in range(draw(st.integers(1, 3))):
+        rate = st.integers(0, BASIS_POINTS)
+        programs.append(
+            Program(
+                id=f"prog{i}",
+                name=f"program {i}",
+                sponsor="sponsor",
+                # mostly the mainland's currency, where most nodes are
+                currency=draw(st.sampled_from([Currency.CNY] * 3 + list(Currency))),
+                budget=draw(st.sampled_from([0, 500, 5_000, 50_000, 10**9])),
+                valid_from=0,
+                valid_until=draw(st.sampled_from([NOW, 10**6, 10**6])),  # some expired
+                rates=Rates(draw(rate), draw(rate), draw(st.none() | rate), None),
+                eligible_owners=frozenset(draw(st.lists(st.sampled_from(owners), max_size=2))),
+                tenant_cap=draw(st.none() | st.integers(0, 20_000)),
+                stacking_group=draw(st.sampled_from([None, "g"])),
+            )
+        )
+    balances = {
+        (tenant, currency): draw(st.sampled_from([0, 1_000, 20_000, 10**9]))
+        for tenant in tenant_ids
+        for currency in Currency
+    }
+    return Budgets({p.id: p for p in programs}, Funds({p.id: p.budget for p in programs}), balances)
+
+
+@st.composite
 def worlds(draw: st.DrawFn, policy: str | None = None) -> World:
     """Mostly a mixed pool (models, cities, zones, owners, approvals); sometimes a crowded pool of
     one model whose tenants share a cohort."""
@@ -302,6 +342,11 @@ def worlds(draw: st.DrawFn, policy: str | None = None) -> World:
     pending = draw(
         job_builders("p", nodes, approvals, (1, 12), ["low", "standard", "high"], tenant_ids)
     )
+    budgets = draw(st.none() | budget_book(nodes, tenant_ids))
+    if budgets is not None:
+        names = [*budgets.programs, "ghost-program"]
+        for job in pending:
+            job.programs(*draw(st.lists(st.sampled_from(names), max_size=3)))
     usage = {
         f"t{i}": draw(st.sampled_from([0, 0, 10**6, 10**9, 10**11])) for i in range(len(tenants))
     }
@@ -311,4 +356,5 @@ def worlds(draw: st.DrawFn, policy: str | None = None) -> World:
         pending=[job.seq(100 + i).build() for i, job in enumerate(pending)],
         usage=usage,
         policy=policy or draw(st.sampled_from(ALL_POLICIES)),
+        budgets=budgets,
     )
