@@ -13,6 +13,7 @@ from scheduler.domain.nodes import Node, NodeState, Owner, OwnerClass
 from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
+from scheduler.ledger.programs import YEAR_S, Program, Rates
 
 H800 = "nvidia-h800"
 H20 = "nvidia-h20"
@@ -290,3 +291,88 @@ class JobBuilder:
 
 def a_job(job_id: str) -> JobBuilder:
     return JobBuilder(job_id)
+
+
+# 2026-01-01T00:00:00+08:00 and a year later: the window a built program is valid in by default.
+PROGRAM_START = 1_767_196_800
+PROGRAM_END = PROGRAM_START + YEAR_S
+
+
+@dataclass
+class ProgramBuilder:
+    """`a_program("hz").rates(domestic=3000, other=2000).cap(800)`. Until told otherwise: a CNY
+    program paying 50 % to every tenant at every supplier through 2026, with a budget no test
+    exhausts by accident, no cap and no stacking group."""
+
+    _program: Program
+
+    def rate(self, bp: int, *, startup: int | None = None) -> ProgramBuilder:
+        return self._rates(Rates(bp, bp, startup, startup))
+
+    def rates(
+        self,
+        *,
+        domestic: int,
+        other: int,
+        startup_domestic: int | None = None,
+        startup_other: int | None = None,
+    ) -> ProgramBuilder:
+        return self._rates(Rates(domestic, other, startup_domestic, startup_other))
+
+    def _rates(self, rates: Rates) -> ProgramBuilder:
+        self._program = replace(self._program, rates=rates)
+        return self
+
+    def currency(self, currency: Currency) -> ProgramBuilder:
+        self._program = replace(self._program, currency=currency)
+        return self
+
+    def budget(self, minor: int) -> ProgramBuilder:
+        self._program = replace(self._program, budget=minor)
+        return self
+
+    def valid(self, valid_from: int, valid_until: int) -> ProgramBuilder:
+        self._program = replace(self._program, valid_from=valid_from, valid_until=valid_until)
+        return self
+
+    def cap(self, minor: int, period_s: int = YEAR_S) -> ProgramBuilder:
+        self._program = replace(self._program, tenant_cap=minor, cap_period_s=period_s)
+        return self
+
+    def group(self, stacking_group: str) -> ProgramBuilder:
+        self._program = replace(self._program, stacking_group=stacking_group)
+        return self
+
+    def for_tenants(self, *ids: str) -> ProgramBuilder:
+        self._program = replace(self._program, eligible_tenants=frozenset(ids))
+        return self
+
+    def for_flags(self, *flags: TenantFlag) -> ProgramBuilder:
+        self._program = replace(self._program, eligible_flags=frozenset(flags))
+        return self
+
+    def at_owners(self, *ids: str) -> ProgramBuilder:
+        self._program = replace(self._program, eligible_owners=frozenset(ids))
+        return self
+
+    def at_nodes(self, *ids: str) -> ProgramBuilder:
+        self._program = replace(self._program, eligible_nodes=frozenset(ids))
+        return self
+
+    def build(self) -> Program:
+        return self._program
+
+
+def a_program(program_id: str) -> ProgramBuilder:
+    return ProgramBuilder(
+        Program(
+            id=program_id,
+            name=program_id,
+            sponsor=f"sponsor of {program_id}",
+            currency=Currency.CNY,
+            budget=10**12,
+            valid_from=PROGRAM_START,
+            valid_until=PROGRAM_END,
+            rates=Rates(5000, 5000),
+        )
+    )

@@ -4,19 +4,16 @@ The file shape is documented at the top of `deploy/pools/gba-sample.toml`. Readi
 (unknown keys, wrong types and missing keys are errors) and all-or-nothing: either a consistent
 `Pool` comes back or a `ConfigError` naming the file and the key path, never a partial pool.
 Value rules that the domain objects enforce themselves are left to them; their errors are
-re-raised with the path of the key in this file (see `_domain`).
+re-raised with the path of the key in this file (see `reader.domain_errors`).
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from scheduler.config.errors import ConfigError
-from scheduler.config.reader import Table, Where, choice
+from scheduler.config.reader import Table, Where, choice, domain_errors, known, load_toml
 from scheduler.domain.accelerators import AcceleratorModel, Catalogue
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import City, Currency, Jurisdiction
@@ -36,19 +33,7 @@ _NODE_KEYS = {"accelerators": "accelerators_per_node", "price": "price_per_accel
 
 
 def load_pool(path: str | Path) -> Pool:
-    source = str(path)
-    try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except FileNotFoundError:
-        raise ConfigError(source, "", "no such file") from None
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(source, "", "is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"invalid TOML: {exc}") from None
-    return parse_pool(data, source)
+    return parse_pool(load_toml(path), str(path))
 
 
 def parse_pool(data: Mapping[str, object], source: str) -> Pool:
@@ -75,7 +60,7 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
             raise header.where.key("policy").error(exc.message) from None
     if default_class and default_class not in classes:
         raise header.where.key("default_priority_class").error(
-            f"unknown priority class {default_class!r}; known: {_known(classes)}"
+            f"unknown priority class {default_class!r}; known: {known(classes)}"
         )
 
     def pool_path(field: str) -> str:
@@ -89,7 +74,7 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
             return f"pool.{field}"
         return field
 
-    with _domain(source, pool_path):
+    with domain_errors(source, pool_path):
         return Pool.build(
             name=header.text("name"),
             catalogue=catalogue,
@@ -104,22 +89,6 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
         )
 
 
-@contextmanager
-def _domain(source: str, path: Callable[[str], str]) -> Iterator[None]:
-    """Re-raise a domain constructor's error as a ConfigError at the key path in this file;
-    `path` maps the domain's own field path (e.g. `quotas.x.nominal`) to the file's."""
-    try:
-        yield
-    except ConfigError:
-        raise
-    except InvalidField as exc:
-        raise ConfigError(source, path(exc.field), exc.message) from exc
-
-
-def _known(names: Mapping[str, object]) -> str:
-    return ", ".join(sorted(names)) or "(none)"
-
-
 def _catalogue(root: Table) -> Catalogue:
     models = []
     for model_id, value, where in root.entries("accelerators"):
@@ -129,7 +98,7 @@ def _catalogue(root: Table) -> Catalogue:
             ("vendor", "domestic", "tflops_fp16", "memory_gib"),
             ("tflops_fp32", "tops_int8"),
         )
-        with _domain(where.source, lambda field: f"accelerators.{field}"):
+        with domain_errors(where.source, lambda field: f"accelerators.{field}"):
             models.append(
                 AcceleratorModel(
                     id=model_id,
@@ -195,7 +164,7 @@ def _node_spec(t: Table, catalogue: Catalogue, owners: Mapping[str, Owner]) -> _
     owner_id = t.text("owner")
     owner = owners.get(owner_id)
     if owner is None:
-        raise t.where.key("owner").error(f"unknown owner {owner_id!r}; known: {_known(owners)}")
+        raise t.where.key("owner").error(f"unknown owner {owner_id!r}; known: {known(owners)}")
     city = t.choice(City, "city")
     # Prices are in the currency of the zone the node stands in; an owner bills in one currency,
     # so an owner with nodes in two zones is configured as two owners.
@@ -208,7 +177,7 @@ def _node_spec(t: Table, catalogue: Catalogue, owners: Mapping[str, Owner]) -> _
     model = t.text("model")
     if model not in catalogue:
         raise t.where.key("model").error(
-            f"unknown accelerator {model!r}; known: {_known(catalogue)}"
+            f"unknown accelerator {model!r}; known: {known(catalogue)}"
         )
     return _NodeSpec(
         owner=owner,
@@ -251,14 +220,14 @@ def _nodes(
         for i in range(1, count + 1):
             node_id = f"{prefix}-{i:03d}"
             claim(node_id, where, "id_prefix")
-            with _domain(where.source, tail_of(node_id)):
+            with domain_errors(where.source, tail_of(node_id)):
                 nodes.append(spec.node(node_id))
     for value, where in root.array("nodes"):
         t = Table(value, where, ("id", *_NODE_COMMON), _NODE_OPTIONAL)
         spec = _node_spec(t, catalogue, owners)
         node_id = t.ident("id")
         claim(node_id, where, "id")
-        with _domain(where.source, tail_of(node_id)):
+        with domain_errors(where.source, tail_of(node_id)):
             nodes.append(spec.node(node_id))
     if not nodes:
         raise root.where.key("node_groups").error(
@@ -283,12 +252,12 @@ def _tenants(
         )
         owner = t.opt_text("owner")
         if owner is not None and owner not in owners:
-            raise where.key("owner").error(f"unknown owner {owner!r}; known: {_known(owners)}")
+            raise where.key("owner").error(f"unknown owner {owner!r}; known: {known(owners)}")
         allowed = t.texts("priority_classes")
         for name, at in allowed:
             if name not in classes:
-                raise at.error(f"unknown priority class {name!r}; known: {_known(classes)}")
-        with _domain(where.source, lambda field: field):
+                raise at.error(f"unknown priority class {name!r}; known: {known(classes)}")
+        with domain_errors(where.source, lambda field: field):
             tenants[tenant_id] = Tenant(
                 id=tenant_id,
                 name=t.text("name"),
@@ -306,10 +275,10 @@ def _quotas(tenant: Table, catalogue: Catalogue) -> tuple[FlavorQuota, ...]:
     quotas = []
     for model, value, where in tenant.entries("quotas"):
         if model not in catalogue:
-            raise where.error(f"unknown accelerator {model!r}; known: {_known(catalogue)}")
+            raise where.error(f"unknown accelerator {model!r}; known: {known(catalogue)}")
         t = Table(value, where, ("nominal",), ("borrowing_limit", "lending_limit"))
         # FlavorQuota names its fields relative to the tenant (`quotas.<model>.nominal`).
-        with _domain(where.source, lambda field: tenant.where.key(field).path):
+        with domain_errors(where.source, lambda field: tenant.where.key(field).path):
             quotas.append(
                 FlavorQuota(
                     model=model,
@@ -336,8 +305,8 @@ def _approvals(
         origin[approval_id] = where
         tenant = t.text("tenant")
         if tenant not in tenants:
-            raise where.key("tenant").error(f"unknown tenant {tenant!r}; known: {_known(tenants)}")
-        with _domain(where.source, _approval_path(where)):
+            raise where.key("tenant").error(f"unknown tenant {tenant!r}; known: {known(tenants)}")
+        with domain_errors(where.source, _approval_path(where)):
             approvals.append(
                 Approval(
                     id=approval_id,

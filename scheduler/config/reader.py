@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from scheduler.config.errors import ConfigError
 from scheduler.domain.errors import InvalidField
@@ -23,6 +26,39 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 E = TypeVar("E", bound=enum.Enum)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; every way it can fail becomes a ConfigError naming the file."""
+    source = str(path)
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(source, "", "no such file") from None
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, "", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"invalid TOML: {exc}") from None
+
+
+@contextmanager
+def domain_errors(source: str, path: Callable[[str], str]) -> Iterator[None]:
+    """Re-raise a domain constructor's error as a ConfigError at the key path in this file;
+    `path` maps the domain's own field path (e.g. `quotas.x.nominal`) to the file's."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except InvalidField as exc:
+        raise ConfigError(source, path(exc.field), exc.message) from exc
+
+
+def known(names: Iterable[str]) -> str:
+    """The valid names, for an "unknown x" message."""
+    return ", ".join(sorted(names)) or "(none)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,8 @@ class Budgets:
         key = (tenant, split.currency)
         self.balances[key] = self.balances.get(key, 0) - split.copay
 
-    def give_back(self, tenant: str, split: Split, now: int) -> None:
-        self.funds.give_back(self.programs, tenant, split, now)
+    def give_back(self, tenant: str, split: Split, taken_at: int) -> None:
+        """Undo `take`; `taken_at` is when the split was taken (see Funds.give_back)."""
+        self.funds.give_back(self.programs, tenant, split, taken_at)
         key = (tenant, split.currency)
         self.balances[key] = self.balances.get(key, 0) + split.copay

@@ -58,9 +58,11 @@ class Funds:
         self._shift(programs, tenant, split, now, -1)
 
     def give_back(
-        self, programs: Mapping[str, Program], tenant: str, split: Split, now: int
+        self, programs: Mapping[str, Program], tenant: str, split: Split, taken_at: int
     ) -> None:
-        self._shift(programs, tenant, split, now, 1)
+        """Undo `take`. `taken_at` is the `now` the split was taken at, so the draw returns to
+        the cap period it was charged to, not to the current one."""
+        self._shift(programs, tenant, split, taken_at, 1)
 
     def _shift(
         self, programs: Mapping[str, Program], tenant: str, split: Split, now: int, sign: int
