@@ -241,15 +241,17 @@ class _Cycle:
             return None
         index = self.index
         per_worker = job.gang.per_worker
-        cost = 0
-        owners: set[str] = set()
+        # accelerator-seconds per (owner, price), rounded once each, as settlement will
+        seconds: dict[tuple[str, Money], int] = {}
         nodes: list[str] = []
         group = index.groups[index.node_group[found[0][0]]]
         for node, ranks in found:
             g = index.groups[index.node_group[node]]
-            cost += accelerator_seconds_cost(g.price, ranks * per_worker * job.walltime_s).minor
-            owners.add(g.owner)
+            key = (g.owner, g.price)
+            seconds[key] = seconds.get(key, 0) + ranks * per_worker * job.walltime_s
             nodes.append(index.names[node])
+        cost = sum(accelerator_seconds_cost(price, s).minor for (_, price), s in seconds.items())
+        owners = {owner for owner, _ in seconds}
         currency = group.price.currency  # a gang stays in one zone, which bills in one currency
         supplier = Supplier(group.owner if len(owners) == 1 else "", tuple(nodes), group.domestic)
         split = split_cost(

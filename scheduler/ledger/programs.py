@@ -116,6 +116,9 @@ class Split:
     def __post_init__(self) -> None:
         if self.copay < 0 or any(amount < 0 for _, amount in self.shares):
             raise InvalidField("split", "shares and co-payment must not be negative")
+        ids = [program_id for program_id, _ in self.shares]
+        if len(ids) != len(set(ids)):
+            raise InvalidField("split.shares", "a program appears twice")
         if sum(amount for _, amount in self.shares) + self.copay != self.cost:
             raise InvalidField("split", "shares and co-payment must add up to the cost")
 
