@@ -1,27 +1,31 @@
 """`gbasched cycle`: run the scheduling engine over a synthetic workload on a pool and show what
-it decides: admissions, preemptions, pending and infeasible reasons, utilisation.
+it decides: admissions, preemptions, pending and infeasible reasons, utilisation; with
+`--programs`, also the money: each admission's reservation, settlement of actual usage, and the
+program / tenant / owner reports and the usage-evidence export.
 
-This drives the pure engine with a simulated clock (jobs run for their walltime); it is the
-product's runnable demo until the durable coordinator (`gbasched serve`) lands.
+This drives the pure engine and the ledger with a simulated clock (scheduler.sim.driver); it is
+the product's runnable demo until the durable coordinator (`gbasched serve`) lands.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.money import money_reports, print_money, write_evidence
 from scheduler.cli.paths import default_pool_path
 from scheduler.config.pool_toml import load_pool
+from scheduler.config.programs_toml import load_programs
 from scheduler.domain.errors import InvalidField
-from scheduler.engine.cycle import run_cycle
-from scheduler.engine.state import ClusterState
 from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
 from scheduler.policy.registry import DEFAULT_PLACEMENT, DEFAULT_QUEUE, resolve_policy
+from scheduler.sim.driver import Driver
 from scheduler.sim.workload import SHAPES, synthetic_jobs
 
 DEFAULT_POLICY = f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
@@ -40,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--step", type=int, default=1800, help="simulated seconds per cycle")
     parser.add_argument("--shape", choices=SHAPES, default="mixed")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--programs", type=Path, default=None, help="programs TOML: admit with funds, settle usage"
+    )
+    parser.add_argument(
+        "--evidence", type=Path, default=None, help="write the usage evidence (.csv or .jsonl)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per cycle")
     parser.set_defaults(handler=run)
 
@@ -57,31 +67,41 @@ def run(args: argparse.Namespace) -> int:
         policy = resolve_policy(args.policy, half_life, field="--policy")
     else:
         policy = resolve_policy(pool.policy or DEFAULT_POLICY, half_life, field="pool.policy")
-    state = ClusterState(pool)
-    for job in synthetic_jobs(pool, args.jobs, args.seed, args.shape):
-        state.submit(job)
+    if args.evidence is not None and args.programs is None:
+        raise InvalidField("--evidence", "needs --programs (evidence is what the ledger settled)")
+    if args.evidence is not None and args.evidence.suffix not in (".csv", ".jsonl"):
+        raise InvalidField("--evidence", "must end in .csv or .jsonl")
+    programs = load_programs(args.programs, pool) if args.programs is not None else None
+    # with programs, the clock starts when the earliest program opens
+    start = min((p.valid_from for p in programs.programs.values()), default=0) if programs else 0
+    driver = Driver(pool, policy, programs, start=start)
+    driver.submit(
+        synthetic_jobs(
+            pool,
+            args.jobs,
+            args.seed,
+            args.shape,
+            now=start,
+            programs=programs.programs if programs else None,
+        )
+    )
     capacity = sum(n.accelerators for n in pool.nodes.values())
     console = Console()
     rows = []
-    now = 0
+    now = start
     rejected: dict[str, str] = {}
     waiting: dict[str, str] = {}
     preempted: list[str] = []
     for number in range(1, args.cycles + 1):
-        # jobs whose walltime is over have finished
-        state.accrue_usage(now, policy.half_life_s)
-        for job_id, running in list(state.running.items()):
-            if running.started_at + running.job.walltime_s <= now:
-                state.finish(job_id)
-        result = run_cycle(state.snapshot(), policy, now)
-        state.apply(result, now)
+        result = driver.step(now)
+        state = driver.state
         rejected.update({job_id: str(reason) for job_id, reason in result.rejected.items()})
         waiting = {job_id: str(reason) for job_id, reason in result.pending.items()}
         preempted = [f"{p.job_id}: {p.cause}: {p.message}" for p in result.preemptions]
         allocated = sum(r.placement.accelerators for r in state.running.values())
         row = {
             "cycle": number,
-            "now_s": now,
+            "now_s": now - start,
             "admitted": len(result.admissions),
             "gangs_admitted": result.gangs_admitted,
             "preempted": len(result.preemptions),
@@ -95,8 +115,19 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(row))
         now += args.step
+    if programs is not None:
+        if driver.ledger.check():
+            raise AssertionError(f"ledger out of balance: {driver.ledger.check()}")
+        money = money_reports(driver.ledger, programs.programs.values())
+        if args.json:
+            print(json.dumps({"money": money}))
+        if args.evidence is not None:
+            count = write_evidence(driver.ledger, args.evidence)
+            print(f"wrote {count} evidence rows to {args.evidence}", file=sys.stderr)
     if not args.json:
         _print(console, pool.name, policy.name, rows, rejected)
+        if programs is not None:
+            print_money(console, money)
         _examples(console, "Still pending after the last cycle", waiting)
         if preempted:
             console.print("[bold]Preemptions in the last cycle:[/bold]")

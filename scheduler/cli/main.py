@@ -8,12 +8,12 @@ import argparse
 import sys
 from typing import NoReturn
 
-from scheduler.cli import cycle, policies, pool
+from scheduler.cli import cycle, money, policies, pool
 from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, cycle)
+COMMANDS = (pool, policies, money, cycle)
 USAGE_STATUS = 2
 
 

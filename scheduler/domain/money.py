@@ -35,7 +35,7 @@ class Money:
     def __str__(self) -> str:
         sign = "-" if self.minor < 0 else ""
         whole, cents = divmod(abs(self.minor), 100)
-        return f"{sign}{whole}.{cents:02d} {self.currency}"
+        return f"{sign}{whole:,}.{cents:02d} {self.currency}"
 
 
 def accelerator_seconds_cost(price_per_accel_hour: Money, accelerator_seconds: int) -> Money:

@@ -170,7 +170,9 @@ class _Cycle:
         if gang.workers == 1:
             node = find_single(self.index, cands, gang.per_worker, self.best)
             return None if node is None else [(node, 1)]
-        return find_gang(self.index, cands, gang.workers, gang.per_worker, self.best)
+        # a funded attempt bills one supplier at one price, so its gang stays in one group
+        one_group = self.budgets is not None
+        return find_gang(self.index, cands, gang.workers, gang.per_worker, self.best, one_group)
 
     def place(self, job: Job, plan: JobPlan, cands: Candidates) -> Found | None:
         key = (id(cands), job.gang.workers, job.gang.per_worker)
@@ -278,9 +280,11 @@ class _Cycle:
     def no_room_reason(self, job: Job, plan: JobPlan) -> Reason:
         gang = job.gang
         zones = "/".join(sorted({z.value for _, z in plan.combos}))
+        alone = " with one supplier" if self.budgets is not None and gang.workers > 1 else ""
         return Reason(
             ReasonCode.NO_CAPACITY,
-            f"waiting for {gang.workers}×{gang.per_worker} of {'|'.join(plan.models)} in {zones}",
+            f"waiting for {gang.workers}×{gang.per_worker} of {'|'.join(plan.models)} in {zones}"
+            + alone,
         )
 
     # ---------------------------------------------------------------- 5. preempt

@@ -76,12 +76,13 @@ def find_gang(
     workers: int,
     per_worker: int,
     best: bool,
+    one_group: bool = False,
 ) -> list[tuple[int, int]] | None:
     """Room for `workers` ranks of `per_worker` accelerators, all of one model and one zone.
 
     Preference: the lowest tier first; then one group, else one city, else several cities of
-    one zone (fewest cities); within that best or worst fit by free slots. Returns
-    [(node, ranks on it)] or None."""
+    one zone (fewest cities); within that best or worst fit by free slots. With `one_group` the
+    gang must fit in one group (one owner, one price). Returns [(node, ranks on it)] or None."""
     groups = index.groups
     slots: dict[int, int] = {}
     tier_of: dict[int, int] = {}
@@ -103,6 +104,9 @@ def find_gang(
             plans.append(((tier_of[gid], 0, n if best else -n, gid), [gid]))
         by_city.setdefault((g.model, g.city.value), []).append(gid)
         by_zone.setdefault((g.model, g.zone.value), []).append(gid)
+    if one_group:  # one supplier at one price: spanning groups is not allowed
+        by_city.clear()
+        by_zone.clear()
     for members in by_city.values():
         if len(members) > 1:
             _add_multi(plans, members, slots, tier_of, workers, best, level=1)

@@ -1,13 +1,16 @@
 """Splitting one cost between the programs a job draws on and the tenant's co-payment.
 
-Rules, applied to the job's programs in the order the job names them:
+Rules:
 - a program applies only if it is active at `now`, pays in the cost's currency, the tenant and
   the supplier (owner / nodes) are eligible, and it has budget left;
-- stacking: the first program that applies fixes the stacking group; a later one applies only if
-  it is in the same (non-empty) group. Programs without a group never stack;
-- each program pays floor(cost × rate) — rounding always favours the sponsor — capped by its
-  remaining budget, by what is left of the tenant's cap for the current period, and by what is
-  still uncovered: together the programs never pay more than the cost;
+- stacking: programs of one (non-empty) stacking group may stack; a program without a group
+  stands alone. Of the options — each group's applicable programs together, each ungrouped
+  program alone — the one that covers the most of the cost is used (ties: the option whose first
+  program the job names first), so the tenant gets the best subsidy the rules allow;
+- within an option, programs pay in the order the job names them, each floor(cost × rate) —
+  rounding always favours the sponsor — capped by its remaining budget, by what is left of the
+  tenant's cap for the current period, and by what is still uncovered: together the programs
+  never pay more than the cost;
 - the tenant pays the rest.
 """
 
@@ -96,27 +99,41 @@ def split_cost(
 ) -> Split:
     """Split `cost` (minor units of `currency`) between the programs `wanted` (ids, in the job's
     order; unknown ids are skipped) and the tenant."""
-    shares: list[tuple[str, int]] = []
-    covered = 0
-    group: str | None = None
+    options: dict[str, list[Program]] = {}  # option key -> its programs in the job's order
     for program_id in _unique(wanted):
         program = programs.get(program_id)
         if program is None or not applicable(program, tenant, supplier, currency, now):
             continue
-        if shares and (group is None or program.stacking_group != group):
-            continue
+        key = f"group:{program.stacking_group}" if program.stacking_group else f"alone:{program.id}"
+        options.setdefault(key, []).append(program)
+    best: list[tuple[str, int]] = []
+    for members in options.values():  # in order of first mention: ties keep the earlier one
+        shares = _shares(cost, members, tenant, supplier, funds, now)
+        if sum(a for _, a in shares) > sum(a for _, a in best):
+            best = shares
+    return Split(currency, cost, tuple(best), cost - sum(amount for _, amount in best))
+
+
+def _shares(
+    cost: int,
+    members: list[Program],
+    tenant: Tenant,
+    supplier: Supplier,
+    funds: Funds,
+    now: int,
+) -> list[tuple[str, int]]:
+    shares: list[tuple[str, int]] = []
+    covered = 0
+    for program in members:
         amount = cost * program.rate_bp(tenant, supplier.domestic) // BASIS_POINTS
-        amount = min(amount, funds.remaining.get(program_id, 0), cost - covered)
+        amount = min(amount, funds.remaining.get(program.id, 0), cost - covered)
         cap_left = funds.cap_left(program, tenant.id, now)
         if cap_left is not None:
             amount = min(amount, cap_left)
-        if amount <= 0:
-            continue
-        if not shares:
-            group = program.stacking_group
-        shares.append((program_id, amount))
-        covered += amount
-    return Split(currency, cost, tuple(shares), cost - covered)
+        if amount > 0:
+            shares.append((program.id, amount))
+            covered += amount
+    return shares
 
 
 def _unique(ids: Iterable[str]) -> list[str]:

@@ -8,12 +8,13 @@ workload exercises placement rather than tripping over its own configuration.
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Gang, Job
 from scheduler.domain.pool import Pool
+from scheduler.ledger.programs import Program
 
 SHAPES = ("mixed", "single", "node", "gang")
 
@@ -69,8 +70,10 @@ def synthetic_jobs(
     prefix: str = "job",
     walltimes: Sequence[int] = (600, 1800, 3600, 4 * 3600, 12 * 3600),
     tenants: Collection[str] | None = None,
+    programs: Mapping[str, Program] | None = None,
 ) -> list[Job]:
-    """`count` jobs; `tenants` restricts them to those tenants (default: every usable tenant)."""
+    """`count` jobs; `tenants` restricts them to those tenants (default: every usable tenant).
+    With `programs`, each job draws on the programs its tenant may use in its zone's currency."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
     rng = random.Random(seed)
@@ -92,6 +95,14 @@ def synthetic_jobs(
             models.add(rng.choice(profile.models))
         zone = rng.choice(sorted(zones_of[model]))
         priority_class = rng.choice(profile.priority_classes)
+        # a tenant names its most generous programs first (only one stacking group applies)
+        eligible = [
+            p
+            for p in (programs or {}).values()
+            if p.currency is zone.currency and p.tenant_eligible(pool.tenants[profile.tenant])
+        ]
+        eligible.sort(key=lambda p: (-max(p.rates.domestic_bp, p.rates.other_bp), p.id))
+        wanted = tuple(p.id for p in eligible)
         jobs.append(
             Job(
                 id=f"{prefix}-{first_seq + i}",
@@ -105,6 +116,7 @@ def synthetic_jobs(
                 submitted_at=now,
                 seq=first_seq + i,
                 preemptible=rng.random() < 0.9,
+                programs=wanted,
             )
         )
     return jobs

@@ -122,10 +122,16 @@ CASES: dict[str, Case] = {
     "shanghai city 80 % + district 30 %: capped at the cost": Case(
         ("sh-city-80", "sh-district"), 10_000, (("sh-city-80", 8000), ("sh-district", 2000))
     ),
-    "different stacking groups never stack: the first applies": Case(
-        ("sz", "sh-city"), 10_000, (("sz", 5000),)
+    "different stacking groups never stack: the best one applies": Case(
+        ("sh-city", "sz"), 10_000, (("sz", 5000),)
     ),
-    "an ungrouped program never stacks": Case(("bj", "sh-city"), 10_000, (("bj", 2000),)),
+    "an ungrouped program never stacks; the better option wins": Case(
+        ("bj", "sh-city"), 10_000, (("sh-city", 3000),)
+    ),
+    "a stacked group beats a better single program": Case(
+        ("sz", "sh-city", "sh-district"), 10_000, (("sh-city", 3000), ("sh-district", 3000))
+    ),
+    "equal options: the one the job names first": Case(("hz", "sh-city"), 10_000, (("hz", 3000),)),
     "an ungrouped program does not join a group": Case(
         ("sh-city", "bj"), 10_000, (("sh-city", 3000),)
     ),
