@@ -11,6 +11,9 @@ checks included, GC frozen after setup):
   whatever policy is measured) and settled (nothing pending), then single new jobs arrive one at
   a time; each is one snapshot + cycle with the measured policy, then released again (victims
   are put back), so every probe sees the same busy pool;
+- funded_placements_per_s: the single-job cycle again with money checked (every job names a 50 %
+  program of each currency; balances never run out), and `funds_overhead_ratio` = unfunded ÷
+  funded rate, both measured in this run;
 - baseline: a naive placement that scans every node for each job (first fit, same model, zone
   and capacity checks, no quota), timed in the same process on a sample of the same jobs;
   `ratio_vs_naive` = placements_per_s ÷ naive_placements_per_s.
@@ -26,13 +29,18 @@ import sys
 import time
 import tomllib
 from collections.abc import Sequence
+from dataclasses import replace
 
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import parse_pool
+from scheduler.domain.geography import Currency
 from scheduler.domain.jobs import Job
 from scheduler.domain.pool import Pool
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.state import ClusterState
+from scheduler.ledger.budgets import Budgets
+from scheduler.ledger.programs import Program, Rates
+from scheduler.ledger.split import Funds
 from scheduler.policy.registry import resolve_policy
 from scheduler.sim.workload import synthetic_jobs
 
@@ -54,8 +62,11 @@ def timed_cycle(state: ClusterState, policy_name: str, now: int) -> tuple[float,
     return elapsed, len(result.admissions), result.considered, len(result.rejected)
 
 
-def fill_rate(pool: Pool, jobs: list[Job], policy: str) -> dict[str, float]:
+def fill_rate(
+    pool: Pool, jobs: list[Job], policy: str, budgets: Budgets | None = None
+) -> dict[str, float]:
     state = ClusterState(pool)
+    state.set_budgets(budgets)
     for job in jobs:
         state.submit(job)
     gc.collect()
@@ -70,6 +81,26 @@ def fill_rate(pool: Pool, jobs: list[Job], policy: str) -> dict[str, float]:
         "per_s": round(placed / elapsed, 1),
         "decisions_per_s": round(considered / elapsed, 1),
     }
+
+
+def money_for(pool: Pool) -> Budgets:
+    """One 50 % program per currency open to everyone, and balances no job exhausts: the money
+    check runs for every admission without turning anything away."""
+    programs = {
+        f"bench-{c.value}": Program(
+            f"bench-{c.value}",
+            "benchmark vouchers",
+            "benchmark",
+            c,
+            10**15,
+            0,
+            10**10,
+            Rates(5000, 5000),
+        )
+        for c in Currency
+    }
+    balances = {(t, c): 10**15 for t in pool.tenants for c in Currency}
+    return Budgets(programs, Funds({p: 10**15 for p in programs}), balances)
 
 
 def naive_rate(pool: Pool, jobs: Sequence[Job], sample: int) -> float:
@@ -172,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_s = time.perf_counter() - t0
     singles = synthetic_jobs(pool, args.pending, args.seed, "single")
     single = fill_rate(pool, singles, args.policy)
+    money = money_for(pool)
+    funded_jobs = [replace(j, programs=tuple(money.programs)) for j in singles]
+    funded = fill_rate(pool, funded_jobs, args.policy, money)
     naive = naive_rate(pool, singles, min(5_000, args.pending))
 
     gangs = synthetic_jobs(pool, max(1, args.nodes // 3), args.seed + 2, "gang")
@@ -186,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "pending": args.pending,
         "policy": args.policy,
         "placements_per_s": single["per_s"],
+        "funded_placements_per_s": funded["per_s"],
+        "funds_overhead_ratio": round(single["per_s"] / funded["per_s"], 2),
         "gang_placements_per_s": gang["per_s"],
         "node_placements_per_s": node["per_s"],
         "p99_decision_ms": latency["p99_ms"],
