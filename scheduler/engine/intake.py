@@ -12,12 +12,13 @@ from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Job
 from scheduler.domain.residency import allowed_zones
 from scheduler.domain.tenants import Tenant
-from scheduler.engine.index import CapacityIndex
+from scheduler.engine.index import CapacityIndex, Group
 from scheduler.engine.placement import Candidates
 from scheduler.engine.quota import QuotaState
 from scheduler.engine.reasons import Reason, ReasonCode
 from scheduler.engine.snapshot import Snapshot
-from scheduler.policy.placement import PlacementStrategy
+from scheduler.ledger.split import Supplier, coverage_bp
+from scheduler.policy.placement import PlacementStrategy, Subsidised
 
 Zones = tuple[tuple[Jurisdiction, str | None], ...]
 _HOME_ONLY: dict[Jurisdiction, Zones] = {zone: ((zone, None),) for zone in Jurisdiction}
@@ -65,6 +66,8 @@ class Intake:
         self._groups_by_combo: dict[tuple[str, Jurisdiction], list[int]] = {}
         for group in snapshot.index.groups:
             self._groups_by_combo.setdefault((group.model, group.zone), []).append(group.gid)
+        # a strategy that ranks by price after vouchers, when there is money to rank by
+        self.money_aware = isinstance(strategy, Subsidised) and snapshot.budgets is not None
 
     def zones(self, job: Job) -> Zones:
         if not job.approvals:
@@ -75,7 +78,7 @@ class Intake:
 
     def plan(self, job: Job) -> JobPlan | Reason:
         zones = self.zones(job)
-        key = (
+        key: tuple[object, ...] = (
             job.tenant,
             job.priority_class,
             job.models,
@@ -83,11 +86,25 @@ class Intake:
             job.gang.workers,
             job.gang.per_worker,
         )
+        if self.money_aware:  # the preference then depends on the programs the job names
+            key += (job.programs,)
         found = self._plans.get(key)
         if found is None:
             found = self._make(job, zones)
             self._plans[key] = found
         return found
+
+    def tier(self, job: Job, tenant: Tenant, group: Group) -> int:
+        home = job.data_origin.currency
+        budgets = self.snapshot.budgets
+        if not self.money_aware or budgets is None:
+            return self.strategy.tier(group, home)
+        assert isinstance(self.strategy, Subsidised)
+        supplier = Supplier(group.owner, (), group.domestic)
+        covered = coverage_bp(
+            job.programs, budgets.programs, tenant, supplier, group.price.currency, self.now
+        )
+        return self.strategy.net_tier(group, home, covered)
 
     def _make(self, job: Job, zones: Zones) -> JobPlan | Reason:
         pool = self.snapshot.pool
@@ -143,13 +160,12 @@ class Intake:
                 f"{gang.total} accelerators exceed tenant {tenant.id}'s largest possible quota"
                 f" (nominal + borrowing) for {', '.join(sorted({m for m, _ in fits}))}",
             )
-        home = job.data_origin.currency
         zone_rank = {zone: rank for rank, zone in enumerate(zone_list)}
         ranked: list[tuple[int, int]] = []
         for m, z in within:
             for gid in self._groups_by_combo.get((m, z), ()):
                 group = self.snapshot.index.groups[gid]
-                ranked.append((zone_rank[z] * _ZONE_RANK + self.strategy.tier(group, home), gid))
+                ranked.append((zone_rank[z] * _ZONE_RANK + self.tier(job, tenant, group), gid))
         ranked.sort()
         return JobPlan(
             tenant=tenant,

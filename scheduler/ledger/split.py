@@ -114,6 +114,26 @@ def split_cost(
     return Split(currency, cost, tuple(best), cost - sum(amount for _, amount in best))
 
 
+def coverage_bp(
+    wanted: Sequence[str],
+    programs: Mapping[str, Program],
+    tenant: Tenant,
+    supplier: Supplier,
+    currency: Currency,
+    now: int,
+) -> int:
+    """The share of a cost the job's programs would cover at this supplier, in basis points, by
+    their rates alone (budgets and caps left aside): the best option, as `split_cost` chooses."""
+    options: dict[str, int] = {}
+    for program_id in _unique(wanted):
+        program = programs.get(program_id)
+        if program is None or not applicable(program, tenant, supplier, currency, now):
+            continue
+        key = f"group:{program.stacking_group}" if program.stacking_group else f"alone:{program.id}"
+        options[key] = options.get(key, 0) + program.rate_bp(tenant, supplier.domestic)
+    return min(BASIS_POINTS, max(options.values(), default=0))
+
+
 def _shares(
     cost: int,
     members: list[Program],

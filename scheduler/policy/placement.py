@@ -78,3 +78,23 @@ class DomesticFirst:
 
     def tier(self, group: GroupView, home_currency: Currency) -> int:
         return 0 if group.domestic else 1
+
+
+class Subsidised:
+    """Ranks by what the tenant would pay after its vouchers: a supplier where a program applies
+    can beat a cheaper one where none does. The engine works out each group's coverage."""
+
+    name = "subsidised"
+    summary = (
+        "lowest price after the job's vouchers (so eligible suppliers win), in the job's home "
+        "currency first, then best fit"
+    )
+    fit = Fit.BEST
+
+    def tier(self, group: GroupView, home_currency: Currency) -> int:
+        return Cheapest().tier(group, home_currency)
+
+    def net_tier(self, group: GroupView, home_currency: Currency, coverage_bp: int) -> int:
+        """The tier when programs cover `coverage_bp` basis points of the price."""
+        penalty = 0 if group.price.currency is home_currency else _FOREIGN_CURRENCY
+        return penalty + group.price.minor * (10_000 - coverage_bp) // 10_000

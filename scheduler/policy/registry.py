@@ -8,10 +8,23 @@ from dataclasses import dataclass
 from scheduler.domain.errors import InvalidField
 from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
 from scheduler.policy.ordering import Backfill, Fifo, PriorityFairShare, QueuePolicy
-from scheduler.policy.placement import BinPack, Cheapest, DomesticFirst, PlacementStrategy, Spread
+from scheduler.policy.placement import (
+    BinPack,
+    Cheapest,
+    DomesticFirst,
+    PlacementStrategy,
+    Spread,
+    Subsidised,
+)
 
 _QUEUES: tuple[type[QueuePolicy], ...] = (Fifo, PriorityFairShare, Backfill)
-_PLACEMENTS: tuple[type[PlacementStrategy], ...] = (BinPack, Spread, Cheapest, DomesticFirst)
+_PLACEMENTS: tuple[type[PlacementStrategy], ...] = (
+    BinPack,
+    Spread,
+    Cheapest,
+    DomesticFirst,
+    Subsidised,
+)
 QUEUE_POLICIES: dict[str, type[QueuePolicy]] = {cls.name: cls for cls in _QUEUES}
 PLACEMENT_STRATEGIES: dict[str, type[PlacementStrategy]] = {cls.name: cls for cls in _PLACEMENTS}
 DEFAULT_QUEUE = PriorityFairShare.name

@@ -159,3 +159,42 @@ def test_cluster_state_keeps_reservations_between_cycles() -> None:
     state.submit(job("c", "lab", "sz", model=H800, count=1))  # room, but no money left
     after = run_cycle(state.snapshot(), policy, NOW)
     assert after.pending["c"].code.value == "NO_FUNDS"
+
+
+def test_the_subsidised_strategy_prefers_the_supplier_where_the_voucher_applies() -> None:
+    # Ascend at 10.00/h with a 60 % voucher only at sz-gov (net 4.00) beats an Ascend at 8.00/h
+    # elsewhere where no voucher applies; plain `cheapest` takes the 8.00 one.
+    pool = (
+        a_pool()
+        .nodes(1, ASCEND, price=1000, owner="sz-gov")
+        .nodes(
+            1,
+            ASCEND,
+            price=800,
+            owner="gz-cloud",
+            city=City.GUANGZHOU,
+            owner_class=OwnerClass.ENTERPRISE,
+        )
+        .tenant(a_tenant("lab"))
+        .build()
+    )
+    voucher = Program(
+        "designated",
+        "designated centre",
+        "city",
+        Currency.CNY,
+        10**6,
+        *YEAR_2026,
+        Rates(6000, 6000),
+        eligible_owners=frozenset({"sz-gov"}),
+    )
+    money = budgets({"lab": 10**6}, (voucher,))
+    pending = [job("j", "lab", "designated")]
+    subsidised = decide(pool, pending=pending, budgets=money, now=NOW, policy="subsidised")
+    assert admission(subsidised, "j").placement.workers[0][0].startswith("sz-gov")
+    assert admission(subsidised, "j").funding == Split(
+        Currency.CNY, 8_000, (("designated", 4_800),), 3_200
+    )
+    cheapest = decide(pool, pending=pending, budgets=money, now=NOW, policy="cheapest")
+    assert admission(cheapest, "j").placement.workers[0][0].startswith("gz-cloud")
+    assert admission(cheapest, "j").funding == Split(Currency.CNY, 6_400, (), 6_400)
