@@ -429,7 +429,8 @@ def test_nodes_round_trip_and_each_change_is_audited(store: Store) -> None:
     store.put_nodes([relabelled], T0 + 2, "someone-else")
     [change] = store.audit(after_seq=audits[-1].seq)
     assert (change.actor, change.action, change.subject) == ("someone-else", NODE_PUT, nodes[0].id)
-    assert change.details["new"]["labels"] == [["rack", "r7"]]  # type: ignore[index]
+    new = change.details["new"]
+    assert isinstance(new, dict) and new["labels"] == [["rack", "r7"]]
     assert relabelled in store.nodes()
     assert nodes[0] not in store.nodes()
 
