@@ -1,0 +1,235 @@
+"""The executor contract: every test runs unchanged against each executor.
+
+Today that is the fake. The Ray executor joins the `rig` fixture's params in its own issue and
+must pass all of it: the rig hides how time passes (a manual clock here, real seconds there)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from scheduler.domain.clock import Clock, ManualClock
+from scheduler.domain.errors import InvalidField
+from scheduler.domain.geography import Jurisdiction
+from scheduler.domain.jobs import Job, Placement
+from scheduler.executor.base import EventKind, Executor, ExecutorEvent, StopReason
+from scheduler.executor.errors import AttemptConflict
+from scheduler.executor.fake import FakeExecutor
+from tests.builders import ASCEND, a_job
+
+T0 = 1_767_196_800
+
+
+@dataclass
+class Rig:
+    """An executor under test, its clock, and how to let its time pass."""
+
+    executor: Executor
+    clock: Clock
+    advance: Callable[[int], object]
+    run_s: int
+    """How long every job runs once started, on this executor."""
+
+    def events_until(
+        self, done: Callable[[list[ExecutorEvent]], bool], within_s: int | None = None
+    ) -> list[ExecutorEvent]:
+        """Poll, letting a second pass between polls, until `done(events so far)`."""
+        events = self.executor.poll()
+        for _ in range(within_s if within_s is not None else 3 * self.run_s):
+            if done(events):
+                return events
+            self.advance(1)
+            events += self.executor.poll()
+        assert done(events), f"not done within the time allowed: {events}"
+        return events
+
+    def run_out(self, *job_ids: str) -> list[ExecutorEvent]:
+        """Every event until each of the jobs' attempts has ended."""
+        return self.events_until(lambda events: _ended(events) >= set(job_ids))
+
+
+def _ended(events: list[ExecutorEvent]) -> set[str]:
+    return {e.job_id for e in events if e.terminal}
+
+
+@pytest.fixture(params=["fake"])
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    clock = ManualClock(T0)
+    executor = FakeExecutor(clock, lambda job: 20)
+    yield Rig(executor, clock, clock.advance, 20)
+    executor.close()
+
+
+def placed(job: Job, *nodes: str) -> Placement:
+    """The job's gang with rank i on nodes[i], as the cycle would place it."""
+    return Placement(ASCEND, Jurisdiction.MAINLAND, tuple((n, job.gang.per_worker) for n in nodes))
+
+
+def of(events: list[ExecutorEvent], job_id: str, attempt: int = 1) -> list[EventKind]:
+    return [e.kind for e in events if e.job_id == job_id and e.attempt == attempt]
+
+
+GANG = a_job("j").gang(2, ASCEND, 8).build()
+ON_TWO_NODES = placed(GANG, "sz-001", "sz-002")
+
+
+# ---------------------------------------------------------------------- a life
+
+
+def test_a_launched_gang_starts_then_finishes_with_exactly_one_terminal_event(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+
+    kinds = of(rig.run_out("j"), "j")
+
+    assert kinds[0] is EventKind.STARTED
+    assert kinds[-1] is EventKind.FINISHED
+    assert kinds.count(EventKind.STARTED) == 1
+    assert sum(kind.terminal for kind in kinds) == 1
+
+
+def test_progress_never_decreases_and_the_finished_attempt_did_all_its_work(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+
+    events = rig.run_out("j")
+
+    figures = [bp for e in events if (bp := e.progress_bp) is not None]
+    assert figures == sorted(figures)
+    assert events[-1].kind is EventKind.FINISHED
+    assert events[-1].progress_bp == 10_000
+
+
+def test_events_come_in_the_order_they_happened_and_never_twice(rig: Rig) -> None:
+    one = a_job("one").build()
+    two = a_job("two").gang(2, ASCEND, 4).build()
+    rig.executor.launch(one, 1, placed(one, "sz-001"))
+    rig.advance(3)
+    rig.executor.launch(two, 1, placed(two, "sz-002", "sz-003"))
+
+    events = rig.run_out("one", "two")
+    rig.advance(rig.run_s)
+
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    assert len(set(events)) == len(events)
+    assert rig.executor.poll() == []
+
+
+# ---------------------------------------------------------------------- launch
+
+
+def test_launching_the_same_attempt_again_is_a_no_op(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.advance(1)
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+
+    events = rig.run_out("j")
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.advance(2 * rig.run_s)
+
+    assert of(events, "j").count(EventKind.STARTED) == 1
+    assert rig.executor.poll() == []
+    assert rig.executor.attempts() == {}
+
+
+def test_a_new_attempt_is_refused_while_an_older_one_still_runs(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+
+    with pytest.raises(AttemptConflict) as refused:
+        rig.executor.launch(GANG, 2, placed(GANG, "sz-003", "sz-004"))
+
+    assert (refused.value.job_id, refused.value.attempt) == ("j", 2)
+    assert rig.executor.attempts() == {"j": 1}
+
+
+def test_a_new_attempt_is_accepted_once_the_previous_one_ended(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.run_out("j")
+
+    rig.executor.launch(GANG, 2, placed(GANG, "sz-003", "sz-004"))
+    events = rig.run_out("j")
+
+    assert of(events, "j", 2)[0] is EventKind.STARTED
+    assert of(events, "j", 2)[-1] is EventKind.FINISHED
+
+
+def test_an_attempt_older_than_one_already_launched_is_refused(rig: Rig) -> None:
+    rig.executor.launch(GANG, 2, ON_TWO_NODES)
+    rig.run_out("j")
+
+    with pytest.raises(AttemptConflict):
+        rig.executor.launch(GANG, 1, ON_TWO_NODES)
+
+    assert rig.executor.attempts() == {}
+
+
+@pytest.mark.parametrize(
+    ("attempt", "placement", "field"),
+    [
+        (1, placed(GANG, "sz-001"), "placement.workers"),
+        (1, Placement(ASCEND, Jurisdiction.MAINLAND, (("a", 8), ("b", 4))), "placement.workers[1]"),
+        (0, ON_TWO_NODES, "attempt"),
+    ],
+)
+def test_a_launch_that_does_not_hold_the_gang_is_refused_naming_the_field(
+    rig: Rig, attempt: int, placement: Placement, field: str
+) -> None:
+    with pytest.raises(InvalidField) as refused:
+        rig.executor.launch(GANG, attempt, placement)
+
+    assert refused.value.field == field
+    assert rig.executor.attempts() == {}
+
+
+# ---------------------------------------------------------------------- stop
+
+
+def test_a_stopped_attempt_reports_stopped_with_the_reason_and_then_nothing(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.events_until(lambda events: EventKind.STARTED in of(events, "j"))
+
+    rig.executor.stop("j", 1, StopReason.PREEMPTED)
+    events = rig.run_out("j")
+    rig.advance(2 * rig.run_s)
+
+    assert [(e.kind, e.reason) for e in events] == [(EventKind.STOPPED, StopReason.PREEMPTED)]
+    assert rig.executor.poll() == []
+
+
+def test_stopping_an_attempt_twice_reports_one_stopped_event(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.executor.stop("j", 1, StopReason.CANCELLED)
+    rig.executor.stop("j", 1, StopReason.CANCELLED)
+
+    events = rig.run_out("j")
+    rig.advance(2 * rig.run_s)
+
+    assert of(events, "j").count(EventKind.STOPPED) == 1
+    assert rig.executor.poll() == []
+
+
+def test_stopping_an_unknown_finished_or_other_attempt_is_a_no_op(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.run_out("j")
+
+    rig.executor.stop("ghost", 1, StopReason.CANCELLED)
+    rig.executor.stop("j", 1, StopReason.CANCELLED)
+    rig.executor.stop("j", 7, StopReason.CANCELLED)
+
+    assert rig.executor.poll() == []
+
+
+# ---------------------------------------------------------------------- attempts (recovery)
+
+
+def test_attempts_lists_what_runs_and_drops_what_ended(rig: Rig) -> None:
+    short = a_job("short").build()
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    rig.executor.launch(short, 3, placed(short, "sz-003"))
+    assert rig.executor.attempts() == {"j": 1, "short": 3}
+
+    rig.executor.stop("short", 3, StopReason.WALLTIME)
+    assert rig.executor.attempts() == {"j": 1}
+
+    rig.run_out("j", "short")
+    assert rig.executor.attempts() == {}
