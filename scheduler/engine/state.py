@@ -64,11 +64,14 @@ class ClusterState:
             return
         self.finish(job_id)
 
-    def apply(self, result: CycleResult, now: int) -> None:
-        """Take a committed cycle's decisions: victims go back to pending, admitted jobs run."""
+    def apply(self, result: CycleResult, now: int, *, requeue_victims: bool = True) -> None:
+        """Take a committed cycle's decisions: admitted jobs run, victims free their capacity and
+        go back to pending, unless `requeue_victims` is False: the coordinator requeues a victim
+        only once its executor reports it stopped, so it is never admitted twice at once."""
         for preemption in result.preemptions:
             victim = self.finish(preemption.job_id)
-            self.submit_requeued(victim.job)
+            if requeue_victims:
+                self.submit_requeued(victim.job)
         for admission in result.admissions:
             if self.budgets is not None and admission.funding is not None:
                 self.budgets.take(admission.tenant, admission.funding, now)

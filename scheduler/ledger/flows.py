@@ -206,6 +206,29 @@ def release(ledger: Ledger, job_id: str, attempt: int, at: int) -> Posting:
     return ledger.post(key, at, entries, currency=currency, tenant=tenant)
 
 
+def is_open(ledger: Ledger, job_id: str, attempt: int) -> bool:
+    """True when the attempt holds a reservation that no settlement or release closed yet."""
+    return ledger.find(
+        PostingKey.of_attempt(PostingKind.RESERVE, job_id, attempt)
+    ) is not None and (
+        ledger.find(PostingKey.of_attempt(PostingKind.SETTLE, job_id, attempt)) is None
+        and ledger.find(PostingKey.of_attempt(PostingKind.RELEASE, job_id, attempt)) is None
+    )
+
+
+def open_attempts(ledger: Ledger) -> set[tuple[str, int]]:
+    """(job id, attempt) of every reservation not yet closed: what a recovering coordinator
+    checks against the attempts that survived."""
+    out: set[tuple[str, int]] = set()
+    for posting in ledger.postings():
+        key = posting.key
+        if key.kind is PostingKind.RESERVE:
+            out.add((key.subject, key.attempt))
+        elif key.kind.of_attempt:
+            out.discard((key.subject, key.attempt))
+    return out
+
+
 # ---------------------------------------------------------------------- helpers
 
 

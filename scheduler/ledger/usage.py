@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Currency
+from scheduler.domain.jobs import Placement
 from scheduler.domain.money import Money, accelerator_seconds_cost
+from scheduler.domain.pool import Pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +41,20 @@ class Usage:
         """The billed cost in minor units, rounded half up exactly as everywhere else."""
         price = Money(self.currency, self.price)
         return accelerator_seconds_cost(price, self.accelerator_seconds).minor
+
+
+def placement_usage(pool: Pool, tenant: str, placement: Placement, seconds: int) -> Usage:
+    """What an attempt placed on `placement` used in `seconds` of running, billed at the price of
+    its first node's owner: a funded attempt runs with one supplier (the engine's funding rule),
+    so the first node speaks for all of them."""
+    first = pool.nodes[placement.workers[0][0]]
+    return Usage(
+        tenant=tenant,
+        owner=first.owner,
+        nodes=tuple(node for node, _ in placement.workers),
+        model=placement.model,
+        domestic=pool.catalogue[placement.model].domestic,
+        accelerator_seconds=placement.accelerators * max(0, seconds),
+        price=first.price.minor,
+        currency=first.price.currency,
+    )

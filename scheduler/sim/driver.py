@@ -22,7 +22,7 @@ from scheduler.ledger.available import budgets_from
 from scheduler.ledger.book import Ledger
 from scheduler.ledger.config import ProgramsConfig
 from scheduler.ledger.flows import actual_split, fund_program, reservation, reserve, settle, top_up
-from scheduler.ledger.usage import Usage
+from scheduler.ledger.usage import placement_usage
 from scheduler.policy.registry import Policy
 
 BASIS_POINTS = 10_000
@@ -104,17 +104,8 @@ class Driver:
         if self.programs is None:
             return
         running = self.state.running[job_id]
-        placement = running.placement
-        first = self.pool.nodes[placement.workers[0][0]]  # a funded attempt has one supplier
-        usage = Usage(
-            tenant=running.job.tenant,
-            owner=first.owner,
-            nodes=tuple(node for node, _ in placement.workers),
-            model=placement.model,
-            domestic=self.pool.catalogue[placement.model].domestic,
-            accelerator_seconds=placement.accelerators * max(0, at - attempt.started_at),
-            price=first.price.minor,
-            currency=first.price.currency,
+        usage = placement_usage(
+            self.pool, running.job.tenant, running.placement, at - attempt.started_at
         )
         reserved = reservation(self.ledger, job_id, attempt.number)
         settle(self.ledger, job_id, attempt.number, usage, actual_split(reserved, usage.cost), at)

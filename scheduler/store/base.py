@@ -6,7 +6,11 @@ passes it before it is used.
 
 Every write either happens completely or not at all, and raises from the `errors` tree when it
 is refused. Values come back equal to what was written (event data and audit details as JSON
-keeps them). A store object is used from one thread; the coordinator owns it.
+keeps them).
+
+Threads. The coordinator owns its store. Calls on one store object must not overlap: a caller
+that shares a store between threads serializes its calls (the coordinator holds a lock around
+each one). A store may then be called from any thread, not only the one that opened it.
 """
 
 from __future__ import annotations
@@ -70,6 +74,14 @@ class Store(ABC):
     @abstractmethod
     def active_jobs(self) -> list[JobRecord]:
         """Every job whose state is not terminal (`ACTIVE_STATES`), in submission order."""
+
+    @abstractmethod
+    def last_job_seq(self) -> int:
+        """The highest `Job.seq` of any stored job, -1 when the store holds none. A coordinator
+        numbers new jobs after it on start, so ids and arrival order stay unique across
+        restarts.
+
+        MUST count every stored job, whatever its state."""
 
     @abstractmethod
     def commit(self, commit: Commit) -> int:

@@ -84,6 +84,7 @@ class MemoryStore(Store):
         self._position: dict[str, int] = {}
         self._order: list[str] = []
         self._keys: dict[tuple[str, str], str] = {}
+        self._last_job_seq: int | None = None  # None: no job yet
         self._nodes: dict[str, Node] = {}
         self._tenants: dict[str, Tenant] = {}
         self._programs: dict[str, Program] = {}
@@ -111,6 +112,8 @@ class MemoryStore(Store):
             self._order.append(job.id)
             if job.client_key is not None:
                 self._keys[(job.tenant, job.client_key)] = job.id
+            if self._last_job_seq is None or job.seq > self._last_job_seq:
+                self._last_job_seq = job.seq
             self._append_event(at, SUBMITTED, job.id, job.tenant, "{}")
         return outcomes
 
@@ -147,6 +150,10 @@ class MemoryStore(Store):
     def active_jobs(self) -> list[JobRecord]:
         self._open()
         return [record for record in self._jobs.values() if record.state in ACTIVE_STATES]
+
+    def last_job_seq(self) -> int:
+        self._open()
+        return -1 if self._last_job_seq is None else self._last_job_seq
 
     def commit(self, commit: Commit) -> int:
         self._open()

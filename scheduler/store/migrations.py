@@ -14,6 +14,9 @@ Version 1, the tables:
   codec JSON (`body`).
 - events, audit: append-only logs. AUTOINCREMENT, because it never hands out a number again,
   even if rows were ever deleted; events.job_id must name a stored job.
+
+Version 2, jobs.failures: how many attempts of the job ended in failure or with a lost node
+(the coordinator's retry limit). Rows stored before it read 0.
 """
 
 from __future__ import annotations
@@ -94,6 +97,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX audit_by_action ON audit (action, seq)",
         ),
+    ),
+    Migration(
+        2,
+        "jobs.failures: attempts ended in failure or with a lost node",
+        ("ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0)",),
     ),
 )
 

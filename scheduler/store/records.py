@@ -34,7 +34,9 @@ class JobRecord:
 
     `attempt` counts starts (0 before the first admission; each admission of a requeued job is
     a new attempt, as the ledger's attempt postings are). `reason_code` / `reason` say why the
-    job waits, was rejected or ended (a `ReasonCode` value or an executor's cause)."""
+    job waits, was rejected or ended (a `ReasonCode` value or an executor's cause). `failures`
+    counts the attempts that ended in failure or with a lost node (the coordinator enforces its
+    retry limit with it)."""
 
     job: Job
     state: JobState
@@ -45,6 +47,7 @@ class JobRecord:
     reason_code: str | None
     reason: str | None
     updated_at: int
+    failures: int = 0
 
     @property
     def id(self) -> str:
@@ -69,6 +72,7 @@ class JobRecord:
             self.ended_at,
             self.reason_code,
             self.reason,
+            self.failures,
         )
 
     def changed(self, change: JobChange, at: int) -> JobRecord:
@@ -82,11 +86,12 @@ class JobRecord:
             change.reason_code,
             change.reason,
             at,
+            change.failures,
         )
 
     @classmethod
     def submitted(cls, job: Job, at: int) -> JobRecord:
-        return cls(job, JobState.QUEUED, 0, None, None, None, None, None, at)
+        return cls(job, JobState.QUEUED, 0, None, None, None, None, None, at, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class JobChange:
     ended_at: int | None = None
     reason_code: str | None = None
     reason: str | None = None
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)

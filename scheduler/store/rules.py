@@ -110,6 +110,8 @@ def plan_commit(
     for i, change in enumerate(commit.changes):
         if change.attempt < 0:
             raise InvalidField(f"commit.changes[{i}].attempt", "must not be negative")
+        if change.failures < 0:
+            raise InvalidField(f"commit.changes[{i}].failures", "must not be negative")
         before = records.get(change.job_id) or record(change.job_id)
         if before is None:
             unknown.append(change.job_id)

@@ -15,9 +15,10 @@ without being opened, so it cannot be modified. Our own file is then opened, ref
 schema is newer than this code (NewerSchema, still before anything is written), and migrated
 forward.
 
-Threads. One connection per store object, used from the thread that opened it (SQLite's own
-check is left on). Writes take the write lock up front (`BEGIN IMMEDIATE`) and wait up to the
-busy timeout for another process's writer.
+Threads. One connection per store object. It may be used from any thread, one call at a time
+(`check_same_thread=False`): the port's callers serialize their calls, as the coordinator does
+with its lock; this class adds no lock of its own. Writes take the write lock up front
+(`BEGIN IMMEDIATE`) and wait up to the busy timeout for another process's writer.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ _MAGIC = b"SQLite format 3\x00"
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _JOB_COLUMNS = "id, spec, state, attempt, placement, started_at, ended_at, reason_code, reason"
-_JOB_COLUMNS += ", updated_at"
+_JOB_COLUMNS += ", updated_at, failures"
 _EVENT_COLUMNS = "seq, at, kind, job_id, tenant, data"
 _AUDIT_COLUMNS = "seq, at, actor, action, subject, details"
 
@@ -230,6 +231,12 @@ class SqliteStore(Store):
             )
             return [self._job_record(row) for row in rows]
 
+    def last_job_seq(self) -> int:
+        # A scan of every job's spec: it runs once, when a coordinator starts.
+        with self._errors("read the last job seq"):
+            top = self._one(self._db(), "SELECT max(json_extract(spec, '$.seq')) FROM jobs", ())
+            return -1 if top is None else read_int(top, f"{self._name}: max(jobs.spec.seq)")
+
     def commit(self, commit: Commit) -> int:
         with self._transaction("commit") as db:
             last = self._one(db, "SELECT coalesce(max(seq), 0) FROM postings", ())
@@ -241,7 +248,8 @@ class SqliteStore(Store):
             )
             db.executemany(
                 "UPDATE jobs SET state = ?, attempt = ?, placement = ?, started_at = ?,"
-                " ended_at = ?, reason_code = ?, reason = ?, updated_at = ? WHERE id = ?",
+                " ended_at = ?, reason_code = ?, reason = ?, updated_at = ?, failures = ?"
+                " WHERE id = ?",
                 [
                     (
                         r.state.value,
@@ -252,6 +260,7 @@ class SqliteStore(Store):
                         r.reason_code,
                         r.reason,
                         r.updated_at,
+                        r.failures,
                         r.id,
                     )
                     for r in plan.records
@@ -435,7 +444,14 @@ class SqliteStore(Store):
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
         # isolation_level=None: the module opens no transactions of its own; ours are explicit.
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+            # check_same_thread=False: the store may be shared between threads whose calls
+            # never overlap (see the module docstring).
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                timeout=busy_timeout_ms / 1000,
+                check_same_thread=False,
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"{self._name}: cannot open ({exc})") from exc
         try:
@@ -515,6 +531,7 @@ class SqliteStore(Store):
             read_opt_str(row[7], f"{where} reason_code"),
             read_opt_str(row[8], f"{where} reason"),
             read_int(row[9], f"{where} updated_at"),
+            read_int(row[10], f"{where} failures"),
         )
 
     def _posting(self, db: sqlite3.Connection, key: PostingKey) -> Posting | None:

@@ -83,7 +83,7 @@ def test_a_submitted_job_reads_back_exactly_queued_before_its_first_attempt(stor
     assert record.job == job
     assert (record.state, record.attempt, record.placement) == (JobState.QUEUED, 0, None)
     assert (record.started_at, record.ended_at, record.reason_code, record.reason) == (None,) * 4
-    assert record.updated_at == T0
+    assert (record.updated_at, record.failures) == (T0, 0)
     assert store.job("nobody") is None
 
 
@@ -278,6 +278,72 @@ def test_a_negative_attempt_is_refused(store: Store) -> None:
     submitted(store, "j1")
     with pytest.raises(InvalidField, match="attempt"):
         store.commit(commit(T0, JobChange("j1", JobState.QUEUED, -1)))
+
+
+def test_failures_persist_and_read_back_from_every_query(store: Store) -> None:
+    submitted(store, "j1", "j2", "j3")
+    placement = on(("sz-001", 1))
+    store.commit(commit(T0 + 1, admitted("j1", 1, placement), admitted("j2", 1, placement)))
+    # j1 lost its node and waits again; j2 failed for good on its third failure.
+    lost = JobChange("j1", JobState.QUEUED, 1, None, T0 + 1, T0 + 50, "NODE_LOST", "sz-001", 1)
+    failed = JobChange("j2", JobState.FAILED, 1, None, T0 + 1, T0 + 60, "EXIT", "code 1", 3)
+    store.commit(commit(T0 + 60, lost, failed))
+    for job_id, change in (("j1", lost), ("j2", failed)):
+        record = store.job(job_id)
+        assert record is not None
+        assert record.failures == change.failures
+        assert record.as_change() == change
+    assert [(r.id, r.failures) for r in store.jobs()] == [("j1", 1), ("j2", 3), ("j3", 0)]
+    assert [(r.id, r.failures) for r in store.active_jobs()] == [("j1", 1), ("j3", 0)]
+    # A change carries the full values: built from the record it keeps the count; built
+    # afresh it sets 0 (failures is not a diff either).
+    again = store.job("j1")
+    assert again is not None
+    store.commit(commit(T0 + 70, replace(again.as_change(), state=JobState.ADMITTED, attempt=2)))
+    assert [(r.id, r.attempt, r.failures) for r in store.active_jobs()] == [
+        ("j1", 2, 1),
+        ("j3", 0, 0),
+    ]
+    store.commit(commit(T0 + 80, JobChange("j1", JobState.QUEUED, 2)))
+    record = store.job("j1")
+    assert record is not None and record.failures == 0
+
+
+def test_a_negative_failure_count_is_refused_and_writes_nothing(store: Store) -> None:
+    submitted(store, "j1", "j2")
+    before = everything(store)
+    bad = commit(
+        T0 + 1,
+        admitted("j1", 1, on(("sz-001", 1))),
+        JobChange("j2", JobState.QUEUED, 1, failures=-1),
+        postings=tuple(money_story()[0]),
+        events=(NewEvent("admitted", "j1"),),
+        audits=(NewAudit(ADMIN, "job.priority", "j1"),),
+    )
+    with pytest.raises(InvalidField) as refused:
+        store.commit(bad)
+    assert refused.value.field == "commit.changes[1].failures"
+    assert everything(store) == before
+
+
+# ---------------------------------------------------------------------- job seq
+
+
+def test_last_job_seq_is_the_highest_seq_of_any_stored_job(store: Store) -> None:
+    assert store.last_job_seq() == -1
+    store.submit([a_job(f"j{seq}").seq(seq).build() for seq in (5, 2)], T0)
+    assert store.last_job_seq() == 5
+    store.submit([keyed(a_job("j9").seq(9).build(), "k9")], T0)
+    assert store.last_job_seq() == 9
+    # Jobs that were not created do not count: a retried key, a refused batch.
+    retry = keyed(a_job("j9-retry").seq(50).build(), "k9")
+    assert store.submit([retry], T0) == [SubmitOutcome("j9", False)]
+    with pytest.raises(DuplicateJob):
+        store.submit([a_job("j100").seq(100).build(), a_job("j5").seq(101).build()], T0)
+    assert store.last_job_seq() == 9
+    # Finished jobs count: the numbers must stay unique.
+    store.commit(commit(T0 + 1, JobChange("j9", JobState.CANCELLED, 0, None, None, T0 + 1)))
+    assert store.last_job_seq() == 9
 
 
 # ---------------------------------------------------------------------- events

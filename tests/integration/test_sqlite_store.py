@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from scheduler.ledger.flows import actual_split, fund_program, reserve, settle, 
 from scheduler.ledger.programs import Program, Rates, Split
 from scheduler.ledger.usage import Usage
 from scheduler.store.base import Store
+from scheduler.store.codec import dumps, encode_placement
 from scheduler.store.errors import CorruptStore, ForeignStore, NewerSchema, StoreError
 from scheduler.store.migrations import MIGRATIONS, Migration
 from scheduler.store.records import SUBMITTED, Commit, JobChange, NewEvent
@@ -39,13 +41,16 @@ T0 = 1_767_196_800
 HOUR = 3600
 ADMIN = "ops@pool"
 ASCEND = "huawei-ascend-910b"
+LATEST = len(MIGRATIONS)
 WITH_INDEX = (
     *MIGRATIONS,
-    Migration(2, "jobs by last update", ("CREATE INDEX jobs_by_update ON jobs (updated_at)",)),
+    Migration(
+        LATEST + 1, "jobs by last update", ("CREATE INDEX jobs_by_update ON jobs (updated_at)",)
+    ),
 )
 
 
-def a_job(job_id: str, tenant: str = "pcl", key: str | None = None) -> Job:
+def a_job(job_id: str, tenant: str = "pcl", key: str | None = None, seq: int = 0) -> Job:
     return Job(
         id=job_id,
         tenant=tenant,
@@ -56,7 +61,7 @@ def a_job(job_id: str, tenant: str = "pcl", key: str | None = None) -> Job:
         walltime_s=HOUR,
         data_origin=Jurisdiction.MAINLAND,
         submitted_at=T0,
-        seq=0,
+        seq=seq,
         client_key=key,
     )
 
@@ -255,13 +260,13 @@ def test_a_row_that_does_not_decode_is_reported_with_its_place(tmp_path: Path) -
 # ---------------------------------------------------------------------- migrations
 
 
-def test_a_version_1_store_is_migrated_forward_on_open(tmp_path: Path) -> None:
+def test_a_store_is_migrated_forward_on_open(tmp_path: Path) -> None:
     path = tmp_path / "pool.db"
     store = a_store_with_history(path)
     seen = everything(store)
     store.close()
     migrated = SqliteStore(path, migrations=WITH_INDEX)
-    assert migrated.schema_version == 2
+    assert migrated.schema_version == LATEST + 1
     assert everything(migrated) == seen
     migrated.close()
     with sqlite3.connect(path) as db:
@@ -271,14 +276,63 @@ def test_a_version_1_store_is_migrated_forward_on_open(tmp_path: Path) -> None:
         history = db.execute("SELECT version, description FROM schema_version").fetchall()
     db.close()
     assert "jobs_by_update" in indexes
-    assert history == [(1, MIGRATIONS[0].description), (2, "jobs by last update")]
+    assert history == [
+        *((m.version, m.description) for m in MIGRATIONS),
+        (LATEST + 1, "jobs by last update"),
+    ]
+
+
+def jobs_columns(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(jobs)")]
+    db.close()
+    return columns
+
+
+def test_a_version_1_store_gains_failure_counts_and_keeps_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    with SqliteStore(path, migrations=MIGRATIONS[:1]) as old:
+        assert old.schema_version == 1
+        old.submit([a_job("j1", key="k1", seq=4), a_job("j2", seq=7)], T0)
+    assert "failures" not in jobs_columns(path)
+    # What a version-1 scheduler wrote when j1 was placed and started (this code's own commit
+    # cannot run on version 1: it writes the failures column).
+    placement = Placement(ASCEND, Jurisdiction.MAINLAND, (("sz-001", 2),))
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE jobs SET state = 'running', attempt = 2, placement = ?, started_at = ?,"
+            " updated_at = ? WHERE id = 'j1'",
+            (dumps(encode_placement(placement)), T0 + 5, T0 + 5),
+        )
+    db.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == LATEST >= 2
+        record = store.job("j1")
+        assert record is not None
+        assert record.job == a_job("j1", key="k1", seq=4)
+        assert record.as_change() == JobChange("j1", JobState.RUNNING, 2, placement, T0 + 5)
+        assert (record.updated_at, record.failures) == (T0 + 5, 0)
+        assert [(r.id, r.state, r.failures) for r in store.jobs()] == [
+            ("j1", JobState.RUNNING, 0),
+            ("j2", JobState.QUEUED, 0),
+        ]
+        assert store.submit([a_job("again", key="k1")], T0)[0].job_id == "j1"
+        assert store.last_job_seq() == 7
+        store.commit(Commit(at=T0 + 9, changes=(replace(record.as_change(), failures=1),)))
+        after = store.job("j1")
+        assert after is not None and after.failures == 1
+    assert "failures" in jobs_columns(path)
+    with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.execute("UPDATE jobs SET failures = -1 WHERE id = 'j2'")
+    db.close()
 
 
 def test_a_store_from_a_newer_scheduler_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "pool.db"
     SqliteStore(path, migrations=WITH_INDEX).close()
     before = sha256(path)
-    with pytest.raises(NewerSchema, match=r"pool\.db: schema version 2 .* knows up to version 1"):
+    newer = rf"pool\.db: schema version {LATEST + 1} .* knows up to version {LATEST}$"
+    with pytest.raises(NewerSchema, match=newer):
         SqliteStore(path)
     assert sha256(path) == before
 
@@ -290,12 +344,16 @@ def test_a_failing_migration_leaves_the_store_at_its_version(tmp_path: Path) -> 
     store.close()
     broken = (
         *MIGRATIONS,
-        Migration(2, "half done", ("CREATE TABLE extra (x)", "CREATE INDEX nope ON missing (x)")),
+        Migration(
+            LATEST + 1,
+            "half done",
+            ("CREATE TABLE extra (x)", "CREATE INDEX nope ON missing (x)"),
+        ),
     )
-    with pytest.raises(StoreError, match=r"migration 2 .* stays at version 1"):
+    with pytest.raises(StoreError, match=rf"migration {LATEST + 1} .* stays at version {LATEST}$"):
         SqliteStore(path, migrations=broken)
     store = SqliteStore(path)
-    assert store.schema_version == 1
+    assert store.schema_version == LATEST
     assert everything(store) == seen
     with pytest.raises(sqlite3.OperationalError):
         store._db().execute("SELECT * FROM extra")  # the first statement was rolled back too
@@ -303,7 +361,7 @@ def test_a_failing_migration_leaves_the_store_at_its_version(tmp_path: Path) -> 
 
 
 def test_migrations_must_be_numbered_in_order(tmp_path: Path) -> None:
-    skipping = (*MIGRATIONS, Migration(3, "skips 2", ()))
+    skipping = (*MIGRATIONS, Migration(LATEST + 2, f"skips {LATEST + 1}", ()))
     with pytest.raises(ValueError, match="numbered 1, 2, 3"):
         SqliteStore(tmp_path / "pool.db", migrations=skipping)
 
@@ -405,3 +463,38 @@ def test_a_node_state_survives_reopening(tmp_path: Path) -> None:
     with SqliteStore(path) as again:
         assert again.nodes()[0].state is NodeState.DRAINING
         assert again.audit(action="node.state")[-1].actor == "oncall"
+
+
+def test_the_last_job_seq_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    with SqliteStore(path) as store:
+        assert store.last_job_seq() == -1
+        store.submit([a_job("a", seq=5), a_job("b", seq=2), a_job("c", seq=9)], T0)
+        assert store.last_job_seq() == 9
+    with SqliteStore(path) as again:
+        assert again.last_job_seq() == 9
+
+
+# ---------------------------------------------------------------------- threads
+
+
+def test_a_store_opened_in_one_thread_serves_another(tmp_path: Path) -> None:
+    """The coordinator shares one store between its submission and scheduling threads, one
+    call at a time."""
+    store = SqliteStore(tmp_path / "pool.db")
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            store.submit([a_job("j1", key="k1", seq=3)], T0)
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=submit)
+    worker.start()
+    worker.join()
+    assert errors == []
+    record = store.job("j1")
+    assert record is not None and record.job == a_job("j1", key="k1", seq=3)
+    assert store.last_job_seq() == 3
+    store.close()

@@ -1,0 +1,755 @@
+"""The coordinator: the one place where jobs change state.
+
+    submit ─► validate ─► group commit (durable) ─► acknowledge ─► inbox
+    tick:  1. take the inbox into the cluster state
+           2. poll the executor; its reports move jobs and settle the ledger ─► commit ─► act
+           3. stop what outran its walltime
+           4. snapshot ─► run_cycle ─► reserve funds ─► commit (one transaction) ─► act
+    act:   stop victims and cancelled attempts, launch admitted ones: only after the commit,
+           so a crash in between leaves the store ahead of the executor, which recovery repairs
+
+Threads. Submissions never take the tick's lock: they are validated against the pool and written
+by the group-commit thread while a cycle runs; the tick takes them from the inbox at its next
+start. The store is shared by both and every call on it holds `_store_lock`. Cancel and the
+tick share `_core_lock` (the cluster state, the ledger and the active records are theirs).
+
+Crash-only. If a commit fails, memory no longer matches the store: the coordinator stops taking
+work (`CoordinatorStopped`) and must be restarted, and `open` rebuilds everything from the store
+and reconciles it with what the executor still runs.
+
+Pending reasons are derived data: every cycle recomputes them, so they are kept in memory
+(`pending_reason`), not written for every waiting job on every cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scheduler.domain.clock import Clock
+from scheduler.domain.errors import InvalidField
+from scheduler.domain.jobs import Job, JobState, RunningJob
+from scheduler.domain.nodes import NodeState
+from scheduler.domain.pool import Pool
+from scheduler.domain.requests import JobRequest, to_job
+from scheduler.engine.cycle import run_cycle
+from scheduler.engine.decisions import Admission, CycleResult
+from scheduler.engine.reasons import Reason
+from scheduler.engine.state import ClusterState
+from scheduler.executor.base import EventKind, Executor, ExecutorEvent, StopReason
+from scheduler.executor.errors import ExecutorError
+from scheduler.ledger.available import budgets_from
+from scheduler.ledger.book import Ledger
+from scheduler.ledger.config import ProgramsConfig
+from scheduler.ledger.errors import LedgerError
+from scheduler.ledger.flows import open_attempts, release, reserve
+from scheduler.ledger.programs import Program
+from scheduler.policy.registry import Policy
+from scheduler.service import event_kinds as ek
+from scheduler.service.billing import close_attempt
+from scheduler.service.bootstrap import load_world
+from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
+from scheduler.service.settings import CoordinatorSettings
+from scheduler.service.submissions import GroupCommit
+from scheduler.service.writes import Launch, Stop, Writes
+from scheduler.store.base import Store
+from scheduler.store.errors import UnknownJob
+from scheduler.store.records import (
+    SCHEDULER,
+    Commit,
+    Event,
+    JobChange,
+    JobRecord,
+    SubmitOutcome,
+)
+
+log = logging.getLogger(__name__)
+
+HOLDING = frozenset({JobState.ADMITTED, JobState.RUNNING})
+"""States in which a job's current attempt holds capacity in the cluster state."""
+
+# Reason codes the coordinator writes itself (the engine's are `ReasonCode` values).
+RETRY = "RETRY"  # an attempt failed or lost its node; the job is queued again
+PREEMPTED_REQUEUE = "PREEMPTED"  # stopped to make room; queued again, not counted as a failure
+RECOVERED = "RECOVERED"  # the attempt did not survive a coordinator restart; queued again
+WALLTIME = "WALLTIME"  # stopped at its walltime; the job failed
+ATTEMPT_FAILED = "ATTEMPT_FAILED"  # failed, no retries left
+NODE_LOST = "NODE_LOST"  # lost its node, no retries left
+STOPPED = "STOPPED"  # the executor stopped it for a reason of its own; queued again
+CANCELLED = "CANCELLED"
+SUCCEEDED = "SUCCEEDED"
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick did, for logs, metrics and tests."""
+
+    at: int
+    executor_events: int
+    admitted: int
+    preempted: int
+    rejected: int
+    pending: int
+    running: int
+    cycle_ms: float
+
+
+class Coordinator:
+    """Open one with `Coordinator.open`; drive it by `tick()` (tests, the simulator) or by
+    `start()`, which runs the group-commit writer and the tick loop on threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        pool: Pool,
+        programs: dict[str, Program],
+        ledger: Ledger,
+        policy: Policy,
+        clock: Clock,
+        settings: CoordinatorSettings,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.pool = pool
+        self.programs = programs
+        self.ledger = ledger
+        self.policy = policy
+        self.clock = clock
+        self.settings = settings
+        self.state = ClusterState(pool)
+        self.records: dict[str, JobRecord] = {}  # every active job
+        self.reasons: dict[str, Reason] = {}  # why each queued job waits, as of the last cycle
+        self._next_seq = store.last_job_seq() + 1
+        self._inbox: deque[Job] = deque()
+        self._store_lock = threading.Lock()
+        self._core_lock = threading.RLock()
+        self._stopped: str | None = None
+        self._group: GroupCommit | None = None
+        self._ticker: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self.last_tick: TickReport | None = None
+        self._committed_postings = len(ledger)  # a replayed ledger is all in the store
+        self._refused: list[ExecutorEvent] = []  # launches the executor refused
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        executor: Executor,
+        config: Pool,
+        policy: Policy,
+        clock: Clock,
+        *,
+        programs: ProgramsConfig | None = None,
+        settings: CoordinatorSettings | None = None,
+    ) -> Coordinator:
+        """Load the world from the store (seeding an empty one from the configuration), then
+        recover: every active job back into the cluster state, reconciled with the executor."""
+        world = load_world(store, config, programs, clock.now())
+        coordinator = cls(
+            store,
+            executor,
+            world.pool,
+            world.programs,
+            world.ledger,
+            policy,
+            clock,
+            settings or CoordinatorSettings(),
+        )
+        coordinator._recover()
+        return coordinator
+
+    def _recover(self) -> None:
+        """Rebuild the cluster state from the store's active jobs and make it agree with the
+        executor: attempts it still runs are re-attached, the others are queued again with
+        their reservations released, attempts nobody holds are stopped."""
+        with self._core_lock:
+            now = self.clock.now()
+            for node in self.pool.nodes.values():
+                if node.state is not NodeState.UP:
+                    self.state.set_node_state(node.id, node.state)
+            for record in self.store.active_jobs():
+                self.records[record.id] = record
+                if record.state in HOLDING and record.placement is not None:
+                    started = record.started_at if record.started_at is not None else now
+                    self.state.start(RunningJob(record.job, record.placement, started))
+                elif record.state is JobState.QUEUED:
+                    self.state.submit(record.job)
+            # Reports first: an attempt that ended but was not polled yet is not in `attempts`.
+            writes = Writes(now)
+            for event in self.executor.poll():
+                self._on_executor_event(event, writes)
+            live = self.executor.attempts()
+            for record in list(self.records.values()):
+                holds = record.state in HOLDING or record.state is JobState.PREEMPTED
+                if not holds:
+                    continue
+                if live.get(record.id) == record.attempt:
+                    if record.state is JobState.PREEMPTED:  # the stop may not have been sent
+                        writes.stops.append(Stop(record.id, record.attempt, StopReason.PREEMPTED))
+                    continue
+                # Nothing proves how long the lost attempt ran: release, do not bill.
+                self._requeue(
+                    record,
+                    writes,
+                    RECOVERED,
+                    f"attempt {record.attempt} did not survive a coordinator restart",
+                    bill=False,
+                )
+            for job_id, attempt in sorted(live.items()):
+                if not self._current(job_id, attempt):
+                    writes.stops.append(Stop(job_id, attempt, StopReason.ORPHANED))
+            for job_id, attempt in sorted(open_attempts(self.ledger)):
+                if not self._current(job_id, attempt):
+                    release(self.ledger, job_id, attempt, now)
+            self._commit(writes)
+            self._act(writes)
+            log.info(
+                "recovered %d active jobs (%d running, %d queued); %d attempts stopped",
+                len(self.records),
+                len(self.state.running),
+                len(self.state.pending),
+                sum(1 for stop in writes.stops if stop.reason is StopReason.ORPHANED),
+            )
+
+    # ------------------------------------------------------------------ threads
+
+    def start(self) -> None:
+        """Run the group-commit writer and the tick loop on their own threads."""
+        self._check_running()
+        if self._ticker is not None:
+            return
+        self._group = GroupCommit(self._write_jobs, self.settings.max_batch)
+        self._ticker = threading.Thread(target=self._loop, name="tick", daemon=True)
+        self._ticker.start()
+
+    def close(self) -> None:
+        """Stop the threads (queued submissions are written first). The store and the executor
+        belong to the caller; running attempts keep running."""
+        self._closing.set()
+        self._wake.set()
+        if self._group is not None:
+            self._group.close()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self._stopped is None:
+            self._stopped = "the coordinator was closed"
+
+    def wake(self) -> None:
+        """Start the next tick soon (after `min_tick_gap_s`), not at the end of the interval."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        settings = self.settings
+        last = 0.0
+        while not self._closing.is_set():
+            self._wake.wait(settings.tick_interval_s)
+            gap = settings.min_tick_gap_s - (time.monotonic() - last)
+            if gap > 0:
+                time.sleep(gap)
+            self._wake.clear()
+            if self._closing.is_set():
+                return
+            last = time.monotonic()
+            try:
+                self.tick()
+            except CoordinatorStopped:
+                return
+            except Exception:
+                log.exception("the tick failed; the coordinator stops taking work")
+                return
+
+    # ------------------------------------------------------------------ submitting
+
+    def submit(self, requests: Sequence[JobRequest]) -> list[SubmitOutcome]:
+        """Validate every request against the pool, then store them all durably (one group
+        commit) and return one outcome per request, in order. A bad request raises
+        `InvalidField` naming `requests[i].<field>` and nothing is stored. A request whose
+        (tenant, client key) was seen before returns the first job's id, `created=False`."""
+        self._check_running()
+        now = self.clock.now()
+        jobs: list[Job] = []
+        for i, request in enumerate(requests):
+            try:
+                jobs.append(to_job(request, self.pool, "?", 0, now))
+            except InvalidField as exc:
+                raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
+        if not jobs:
+            return []
+        group = self._group
+        if group is not None:
+            return group.submit(jobs)
+        return self._write_jobs(jobs)
+
+    def _write_jobs(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
+        """Number the jobs, store them durably, hand the new ones to the tick."""
+        with self._store_lock:
+            self._check_running()
+            numbered = []
+            for job in jobs:
+                seq = self._next_seq
+                self._next_seq += 1
+                numbered.append(replace(job, id=f"job-{seq}", seq=seq))
+            outcomes = self.store.submit(numbered, self.clock.now())
+            # Under the store lock: whoever sees the job in the store finds it in the inbox.
+            self._inbox.extend(job for job, o in zip(numbered, outcomes, strict=True) if o.created)
+        self._wake.set()
+        return outcomes
+
+    # ------------------------------------------------------------------ cancelling
+
+    def cancel(self, job_id: str, actor: str) -> JobRecord:
+        """Cancel a job: a queued one leaves the queue, a running one is stopped and billed for
+        the time it ran. Cancelling a cancelled job returns it unchanged; a job that already
+        ended otherwise raises `JobAlreadyEnded`; an unknown one `UnknownJob`."""
+        with self._core_lock:
+            self._check_running()
+            self._take_inbox()
+            record = self.records.get(job_id)
+            if record is None:
+                stored = self.job(job_id)
+                if stored.state is JobState.CANCELLED:
+                    return stored
+                if stored.state.terminal:
+                    raise JobAlreadyEnded(job_id, stored.state.value)
+                self._take_inbox()  # stored while we looked: it is in the inbox by now
+                record = self.records[job_id]
+            now = self.clock.now()
+            writes = Writes(now)
+            if record.state is JobState.QUEUED:
+                self.state.cancel(job_id)
+            else:
+                self._close_in_ledger(record, now)
+                if record.state in HOLDING:
+                    self.state.finish(job_id)
+                writes.stops.append(Stop(job_id, record.attempt, StopReason.CANCELLED))
+            self._change(
+                record,
+                writes,
+                state=JobState.CANCELLED,
+                ended_at=now,
+                reason_code=CANCELLED,
+                reason=f"cancelled by {actor}",
+            )
+            writes.event(ek.CANCELLED, record.job, attempt=record.attempt, actor=actor)
+            self._commit(writes)
+            self._act(writes)
+            return self.job(job_id)
+
+    # ------------------------------------------------------------------ reading
+
+    def job(self, job_id: str) -> JobRecord:
+        with self._store_lock:
+            record = self.store.job(job_id)
+        if record is None:
+            raise UnknownJob(f"job_id: no job {job_id!r}")
+        return record
+
+    def pending_reason(self, job_id: str) -> Reason | None:
+        """Why a queued job waits, as the last cycle saw it (None before its first cycle)."""
+        return self.reasons.get(job_id)
+
+    def jobs(
+        self,
+        *,
+        tenant: str | None = None,
+        states: Collection[JobState] | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        with self._store_lock:
+            return self.store.jobs(tenant=tenant, states=states, after_id=after_id, limit=limit)
+
+    def events(
+        self, after_seq: int = 0, *, job_id: str | None = None, limit: int = 1000
+    ) -> list[Event]:
+        with self._store_lock:
+            return self.store.events(after_seq, job_id=job_id, limit=limit)
+
+    # ------------------------------------------------------------------ the tick
+
+    def tick(self) -> TickReport:
+        """One round: executor reports, walltimes, one scheduling cycle; each step committed
+        before its actions are taken."""
+        with self._core_lock:
+            self._check_running()
+            try:
+                return self._tick()
+            except BaseException as exc:
+                self._stopped = f"a tick failed: {exc!r}"
+                raise
+
+    def _tick(self) -> TickReport:
+        now = self.clock.now()
+        self._take_inbox()
+
+        # 2. what the executor reports
+        writes = Writes(now)
+        reports, self._refused = [*self._refused, *self.executor.poll()], []
+        for event in reports:
+            self._on_executor_event(event, writes)
+        # 3. walltimes
+        for record in self.records.values():
+            started_at = record.started_at
+            overdue = started_at is not None and now >= started_at + record.job.walltime_s
+            if overdue and record.state is JobState.RUNNING:
+                writes.stops.append(Stop(record.id, record.attempt, StopReason.WALLTIME))
+        self._commit(writes)
+        self._act(writes)
+
+        # 4. one scheduling cycle
+        self.state.accrue_usage(now, self.policy.half_life_s)
+        if self.programs:
+            self.state.set_budgets(budgets_from(self.ledger, self.programs.values()))
+        started = time.perf_counter()
+        result = run_cycle(self.state.snapshot(), self.policy, now)
+        cycle_ms = (time.perf_counter() - started) * 1000
+        writes = Writes(now)
+        result = self._decide(result, writes)
+        self._commit(writes)
+        self.state.apply(result, now, requeue_victims=False)
+        self._act(writes)
+
+        report = TickReport(
+            at=now,
+            executor_events=len(reports),
+            admitted=len(result.admissions),
+            preempted=len(result.preemptions),
+            rejected=len(result.rejected),
+            pending=len(self.state.pending),
+            running=len(self.state.running),
+            cycle_ms=cycle_ms,
+        )
+        self.last_tick = report
+        return report
+
+    def _take_inbox(self) -> None:
+        while self._inbox:
+            job = self._inbox.popleft()
+            self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
+            self.state.submit(job)
+
+    def _decide(self, result: CycleResult, writes: Writes) -> CycleResult:
+        """Turn a cycle's decisions into job changes, reservations and the actions to take."""
+        now = writes.at
+        for preemption in result.preemptions:
+            victim = self.records[preemption.job_id]
+            self._change(
+                victim,
+                writes,
+                state=JobState.PREEMPTED,
+                reason_code=str(preemption.cause),
+                reason=preemption.message,
+            )
+            writes.event(
+                ek.PREEMPTED,
+                victim.job,
+                attempt=victim.attempt,
+                cause=str(preemption.cause),
+                by_job=preemption.by_job,
+                message=preemption.message,
+            )
+            writes.stops.append(Stop(victim.id, victim.attempt, StopReason.PREEMPTED))
+        admitted: list[Admission] = []
+        for admission in result.admissions:
+            record = self.records[admission.job_id]
+            attempt = record.attempt + 1
+            if admission.funding is not None:
+                try:
+                    reserve(
+                        self.ledger,
+                        record.id,
+                        attempt,
+                        record.tenant,
+                        admission.funding,
+                        now,
+                        programs=self.programs,
+                    )
+                except LedgerError as exc:  # the engine's view of money was stale
+                    log.warning("admission of %s withdrawn: %s", record.id, exc)
+                    continue
+            admitted.append(admission)
+            placement = admission.placement
+            self.reasons.pop(record.id, None)
+            self._change(
+                record,
+                writes,
+                state=JobState.ADMITTED,
+                attempt=attempt,
+                placement=placement,
+                started_at=None,
+                reason_code=None,
+                reason=None,
+            )
+            writes.event(
+                ek.ADMITTED,
+                record.job,
+                attempt=attempt,
+                model=placement.model,
+                zone=str(placement.zone),
+                workers=[[node, count] for node, count in placement.workers],
+                approval=placement.approval,
+            )
+            writes.launches.append(Launch(record.job, attempt, placement))
+        for job_id, reason in result.rejected.items():
+            record = self.records[job_id]
+            self.reasons.pop(job_id, None)
+            self._change(
+                record,
+                writes,
+                state=JobState.REJECTED,
+                ended_at=now,
+                reason_code=str(reason.code),
+                reason=reason.message,
+            )
+            writes.event(
+                ek.REJECTED, record.job, reason_code=str(reason.code), reason=reason.message
+            )
+        self.reasons.update(result.pending)
+        if len(admitted) != len(result.admissions):
+            result = replace(result, admissions=tuple(admitted))
+        return result
+
+    # ------------------------------------------------------------------ executor reports
+
+    def _on_executor_event(self, event: ExecutorEvent, writes: Writes) -> None:
+        record = self.records.get(event.job_id)
+        if record is None or not self._current(event.job_id, event.attempt):
+            # An attempt already closed here (cancelled, or requeued by recovery) reporting
+            # its end: nothing to change, and it was billed when it was closed.
+            log.debug("ignored %s of %s attempt %d", event.kind, event.job_id, event.attempt)
+            return
+        kind = event.kind
+        if kind is EventKind.STARTED:
+            state = JobState.RUNNING if record.state is JobState.ADMITTED else record.state
+            self._change(record, writes, state=state, started_at=event.at)
+            writes.event(ek.STARTED, record.job, attempt=event.attempt)
+        elif kind in (EventKind.PROGRESS, EventKind.CHECKPOINT):
+            what = ek.PROGRESS if kind is EventKind.PROGRESS else ek.CHECKPOINT
+            writes.event(what, record.job, attempt=event.attempt, progress_bp=event.progress_bp)
+        elif kind is EventKind.FINISHED:
+            self._end(record, event.at)
+            self._change(
+                self.records[record.id],
+                writes,
+                state=JobState.SUCCEEDED,
+                ended_at=event.at,
+                reason_code=SUCCEEDED,
+                reason=None,
+            )
+            writes.event(ek.SUCCEEDED, record.job, attempt=event.attempt)
+        elif kind is EventKind.FAILED:
+            self._failed(record, event, writes, f"attempt {event.attempt} failed: {event.error}")
+        elif kind is EventKind.NODE_LOST:
+            if event.node is not None:
+                writes.nodes_lost.append(event.node)
+            self._failed(record, event, writes, f"attempt {event.attempt} lost node {event.node}")
+        elif kind is EventKind.STOPPED:
+            if event.reason is StopReason.WALLTIME:
+                self._end(record, event.at)
+                self._change(
+                    self.records[record.id],
+                    writes,
+                    state=JobState.FAILED,
+                    ended_at=event.at,
+                    reason_code=WALLTIME,
+                    reason=f"stopped at its walltime of {record.job.walltime_s} s",
+                )
+                writes.event(
+                    ek.FAILED,
+                    record.job,
+                    attempt=event.attempt,
+                    reason_code=WALLTIME,
+                    failures=record.failures,
+                )
+            elif record.state is JobState.PREEMPTED or event.reason is StopReason.PREEMPTED:
+                self._requeue(
+                    record, writes, PREEMPTED_REQUEUE, record.reason or "preempted", at=event.at
+                )
+            else:
+                self._requeue(
+                    record,
+                    writes,
+                    STOPPED,
+                    f"attempt {event.attempt} stopped ({event.reason})",
+                    at=event.at,
+                )
+
+    def _current(self, job_id: str, attempt: int) -> bool:
+        """True when `attempt` is the job's live attempt here: admitted, running, or being
+        stopped after a preemption."""
+        record = self.records.get(job_id)
+        return (
+            record is not None
+            and record.attempt == attempt
+            and (record.state in HOLDING or record.state is JobState.PREEMPTED)
+        )
+
+    def _failed(self, record: JobRecord, event: ExecutorEvent, writes: Writes, why: str) -> None:
+        failures = record.failures + 1
+        if failures <= self.settings.max_retries:
+            self._requeue(
+                record,
+                writes,
+                RETRY,
+                f"{why}; retry {failures} of {self.settings.max_retries}",
+                at=event.at,
+                failures=failures,
+            )
+            return
+        self._end(record, event.at)
+        code = NODE_LOST if event.kind is EventKind.NODE_LOST else ATTEMPT_FAILED
+        self._change(
+            self.records[record.id],
+            writes,
+            state=JobState.FAILED,
+            ended_at=event.at,
+            reason_code=code,
+            reason=f"{why}; no retries left ({self.settings.max_retries} allowed)",
+            failures=failures,
+        )
+        writes.event(
+            ek.FAILED,
+            record.job,
+            attempt=event.attempt,
+            reason_code=code,
+            reason=why,
+            failures=failures,
+        )
+
+    def _requeue(
+        self,
+        record: JobRecord,
+        writes: Writes,
+        code: str,
+        why: str,
+        *,
+        at: int | None = None,
+        bill: bool = True,
+        failures: int | None = None,
+    ) -> None:
+        """The attempt is over and the job waits again (the next admission is a new attempt).
+        With `bill=False` its reservation is released instead of settled."""
+        end = writes.at if at is None else at
+        if bill:
+            self._close_in_ledger(record, end)
+        else:
+            close_attempt(self.ledger, self.pool, record.job, record.attempt, None, None, end)
+        if record.state in HOLDING:
+            self.state.finish(record.id)
+        record = self._change(
+            record,
+            writes,
+            state=JobState.QUEUED,
+            placement=None,
+            started_at=None,
+            reason_code=code,
+            reason=why,
+            failures=record.failures if failures is None else failures,
+        )
+        self.state.submit_requeued(record.job)
+        writes.event(
+            ek.REQUEUED,
+            record.job,
+            attempt=record.attempt,
+            reason_code=code,
+            reason=why,
+            failures=record.failures,
+        )
+
+    def _end(self, record: JobRecord, at: int) -> None:
+        """Close a finished attempt: bill it and free its capacity."""
+        self._close_in_ledger(record, at)
+        if record.state in HOLDING:
+            self.state.finish(record.id)
+
+    def _close_in_ledger(self, record: JobRecord, at: int) -> None:
+        close_attempt(
+            self.ledger,
+            self.pool,
+            record.job,
+            record.attempt,
+            record.placement,
+            record.started_at,
+            at,
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    def _change(self, record: JobRecord, writes: Writes, **fields: Any) -> JobRecord:
+        change: JobChange = replace(record.as_change(), **fields)
+        writes.changes.append(change)
+        updated = record.changed(change, writes.at)
+        if updated.state.terminal:
+            self.records.pop(record.id, None)
+            self.reasons.pop(record.id, None)
+        else:
+            self.records[record.id] = updated
+        return updated
+
+    def _commit(self, writes: Writes) -> None:
+        """Write the step's job changes, events, audits and the ledger's new postings in one
+        transaction. Nothing is written when the step changed nothing."""
+        postings = self.ledger.postings()[self._committed_postings :]
+        if not (writes.changes or writes.events or writes.audits or postings):
+            return
+        commit = Commit(
+            at=writes.at,
+            changes=tuple(writes.changes),
+            postings=postings,
+            events=tuple(writes.events),
+            audits=tuple(writes.audits),
+        )
+        try:
+            with self._store_lock:
+                self.store.commit(commit)
+        except BaseException as exc:
+            self._stopped = f"a commit failed: {exc!r}"
+            raise
+        self._committed_postings += len(postings)
+
+    def _act(self, writes: Writes) -> None:
+        """Tell the executor what the committed step decided: stops first, to free nodes."""
+        for stop in writes.stops:
+            self.executor.stop(stop.job_id, stop.attempt, stop.reason)
+        for launch in writes.launches:
+            try:
+                self.executor.launch(launch.job, launch.attempt, launch.placement)
+            except ExecutorError as exc:
+                # Reported like a failure of the attempt at the next tick: requeued (counted
+                # against its retries) and its reservation released.
+                log.warning(
+                    "launch of %s attempt %d refused: %s", launch.job.id, launch.attempt, exc
+                )
+                self._refused.append(
+                    ExecutorEvent(
+                        EventKind.FAILED,
+                        launch.job.id,
+                        launch.attempt,
+                        writes.at,
+                        error=f"launch refused: {exc}",
+                    )
+                )
+        for node_id in writes.nodes_lost:
+            self._node_down(node_id, writes.at)
+
+    def _node_down(self, node_id: str, at: int) -> None:
+        """A node the executor lost takes no more work until an operator brings it back."""
+        if node_id not in self.pool.nodes:
+            return
+        with self._store_lock:
+            self.store.set_node_state(node_id, NodeState.DOWN, at, SCHEDULER)
+        self.state.set_node_state(node_id, NodeState.DOWN)
+
+    def _check_running(self) -> None:
+        if self._stopped is not None:
+            raise CoordinatorStopped(f"{self._stopped}; restart the coordinator to recover")

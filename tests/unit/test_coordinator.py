@@ -1,0 +1,411 @@
+"""The coordinator's life of a job, told with a manual clock, the memory store and the fake
+executor: submit, admit, run, finish; retries; preemption; cancel; walltime; recovery."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from scheduler.domain.errors import InvalidField, UnknownReference
+from scheduler.domain.geography import Jurisdiction
+from scheduler.domain.jobs import JobState
+from scheduler.domain.nodes import NodeState
+from scheduler.domain.requests import JobRequest
+from scheduler.executor.base import ExecutorEvent, StopReason
+from scheduler.executor.fake import FakeExecutor
+from scheduler.ledger.book import AccountKind, Ledger
+from scheduler.ledger.flows import open_attempts
+from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
+from scheduler.store.errors import UnknownJob
+from scheduler.store.memory import MemoryStore
+from tests.builders import ASCEND
+from tests.service_builders import a_world, money, small_pool
+
+QUEUED, ADMITTED, RUNNING = JobState.QUEUED, JobState.ADMITTED, JobState.RUNNING
+SUCCEEDED, FAILED, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED
+PREEMPTED, REJECTED = JobState.PREEMPTED, JobState.REJECTED
+
+
+def ledger_is_sound(world_ledger: Ledger, stored: Ledger) -> None:
+    assert world_ledger.check() == []
+    assert stored.balances() == world_ledger.balances()
+
+
+# ---------------------------------------------------------------------- submitting
+
+
+def test_a_submission_is_stored_before_it_is_acknowledged_and_before_any_cycle() -> None:
+    world = a_world()
+
+    job = world.submit()
+
+    stored = world.store.job(job)
+    assert stored is not None and stored.state is QUEUED
+    assert world.kinds(job) == ["submitted"]
+
+
+def test_the_same_client_key_returns_the_first_job_and_stores_nothing_more() -> None:
+    world = a_world()
+
+    first = world.submit(client_key="k-1")
+    again = world.submit(client_key="k-1")
+    other_tenant = world.submit("t2", client_key="k-1")
+
+    assert again == first
+    assert other_tenant != first
+    assert len(world.store.jobs(limit=10)) == 2
+
+
+def test_a_bad_request_in_a_batch_names_its_index_and_field_and_stores_nothing() -> None:
+    world = a_world()
+    good = JobRequest("t1", 1, 8, 3600, Jurisdiction.MAINLAND, models=(ASCEND,))
+    unknown_model = replace(good, models=("tpu-v5",))
+
+    with pytest.raises(UnknownReference) as raised:
+        world.coordinator.submit([good, unknown_model])
+
+    assert raised.value.field == "requests[1].models[0]"
+    assert world.store.jobs(limit=10) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tenant": "nobody"}, "requests[0].tenant"),
+        ({"workers": 0}, "requests[0].gang.workers"),
+        ({"walltime_s": -5}, "requests[0].job.walltime_s"),
+        ({"priority_class": "urgent"}, "requests[0].priority_class"),
+        ({"approvals": ("none",)}, "requests[0].approvals[0]"),
+    ],
+)
+def test_bad_requests_are_refused_naming_the_field(change: dict[str, Any], field: str) -> None:
+    world = a_world()
+    request = replace(
+        JobRequest("t1", 1, 8, 3600, Jurisdiction.MAINLAND, models=(ASCEND,)), **change
+    )
+
+    with pytest.raises(InvalidField) as raised:
+        world.coordinator.submit([request])
+
+    assert raised.value.field == field
+    assert world.store.jobs(limit=10) == []
+
+
+def test_job_numbers_continue_after_a_restart() -> None:
+    world = a_world()
+    first = world.submit()
+
+    world.restart()
+    second = world.submit()
+
+    assert second != first
+    assert world.record(second).job.seq > world.record(first).job.seq
+
+
+# ---------------------------------------------------------------------- a life
+
+
+def test_a_job_is_admitted_started_and_finished_and_billed_once_with_the_subsidy() -> None:
+    world = a_world(programs=money())
+    job = world.submit(walltime_s=3600)  # runs 1800 s: half its walltime
+
+    world.run()
+    assert world.state(job) is ADMITTED
+    reserved = world.balance(AccountKind.PROGRAM_RESERVED, "sz-voucher")
+    assert reserved > 0
+    world.run(1)
+    assert world.state(job) is RUNNING
+    world.run(1800)
+
+    record = world.record(job)
+    assert record.state is SUCCEEDED
+    assert record.ended_at == record.started_at + 1800 if record.started_at else False
+    assert world.kinds(job) == [
+        "submitted",
+        "admitted",
+        "started",
+        "progress",
+        "progress",
+        "progress",
+        "succeeded",
+    ]
+    # 8 accelerators × 1800 s at 1000 fen/h = 4000 fen; the program pays half.
+    assert world.balance(AccountKind.PROGRAM_PAID, "sz-voucher") == 2000
+    assert world.balance(AccountKind.TENANT_SPENT, "t1") == 2000
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 4000
+    assert world.balance(AccountKind.PROGRAM_RESERVED, "sz-voucher") == 0
+    ledger_is_sound(world.coordinator.ledger, Ledger.replay(world.store.postings()))
+
+
+def test_a_job_that_can_never_fit_is_rejected_with_its_reason() -> None:
+    world = a_world()
+    job = world.submit(workers=3)  # three 8-accelerator workers; the pool has two nodes
+
+    world.run()
+
+    record = world.record(job)
+    assert record.state is REJECTED
+    assert record.reason_code == "GANG_TOO_LARGE"
+    assert world.kinds(job)[-1] == "rejected"
+
+
+def test_a_waiting_job_has_a_pending_reason_that_is_not_written_to_the_store() -> None:
+    world = a_world(small_pool(nodes=1))
+    world.submit()
+    waiting = world.submit()
+
+    world.run()
+
+    reason = world.coordinator.pending_reason(waiting)
+    assert reason is not None and reason.code == "NO_CAPACITY"
+    assert world.state(waiting) is QUEUED
+
+
+# ---------------------------------------------------------------------- failures
+
+
+def test_a_failed_attempt_is_retried_up_to_the_limit_then_the_job_fails() -> None:
+    world = a_world(max_retries=2, programs=money())
+    job = world.submit()
+    for attempt in (1, 2, 3):
+        world.run()
+        world.run(1)
+        assert world.record(job).attempt == attempt
+        world.executor.fail(job, f"CUDA error {attempt}")
+        world.run()
+
+    record = world.record(job)
+    assert record.state is FAILED
+    assert record.failures == 3
+    assert record.reason_code == "ATTEMPT_FAILED"
+    assert "CUDA error 3" in (record.reason or "")
+    assert world.kinds(job).count("requeued") == 2
+    assert open_attempts(world.coordinator.ledger) == set()
+    ledger_is_sound(world.coordinator.ledger, Ledger.replay(world.store.postings()))
+
+
+def test_a_lost_node_requeues_the_job_and_takes_the_node_out_of_service() -> None:
+    world = a_world()
+    job = world.submit()
+    world.run()
+    node = world.record(job).placement.workers[0][0]  # type: ignore[union-attr]
+    world.run(10)
+
+    world.executor.lose_node(node)
+    world.run()
+
+    assert [n.state for n in world.store.nodes() if n.id == node] == [NodeState.DOWN]
+    assert world.store.audit(action="node.state")[-1].actor == "scheduler"
+    record = world.record(job)
+    assert record.failures == 1
+    # It ran again at once, elsewhere.
+    assert record.state is ADMITTED
+    assert record.attempt == 2
+    assert node not in record.placement.nodes  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------- preemption
+
+
+def test_a_preempted_job_waits_for_its_stop_then_is_queued_again_and_billed_for_its_run() -> None:
+    world = a_world(small_pool(nodes=1), programs=money())
+    low = world.submit(priority="low", walltime_s=36_000)
+    world.run()
+    world.run(600)
+    assert world.state(low) is RUNNING
+
+    high = world.submit(priority="high")
+    world.run()
+
+    assert world.state(high) is ADMITTED
+    assert world.state(low) is PREEMPTED  # stop asked; not queued before the executor confirms
+    world.run()
+    low_record = world.record(low)
+    assert low_record.state is QUEUED
+    assert low_record.reason_code == "PREEMPTED"
+    assert low_record.failures == 0
+    kinds = world.kinds(low)
+    assert kinds[kinds.index("preempted") + 1] == "requeued"
+    # Attempt 1 paid for its 600 s: 8 × 600 s at 1000 fen/h = 1333 fen.
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 1333
+
+    world.run(3600)  # the high job ends; the low one comes back as attempt 2
+    world.run()
+    assert world.record(low).attempt == 2
+
+
+# ---------------------------------------------------------------------- cancelling
+
+
+def test_cancelling_a_queued_job_takes_it_out_of_the_queue() -> None:
+    world = a_world(small_pool(nodes=1))
+    world.submit()
+    waiting = world.submit()
+
+    record = world.coordinator.cancel(waiting, actor="t1")
+    world.run()
+
+    assert record.state is CANCELLED
+    assert world.state(waiting) is CANCELLED
+    assert world.kinds(waiting) == ["submitted", "cancelled"]
+
+
+def test_cancelling_a_running_job_stops_it_and_bills_the_time_it_ran() -> None:
+    world = a_world(programs=money())
+    job = world.submit()
+    world.run()
+    world.run(900)
+
+    world.coordinator.cancel(job, actor="t1")
+    world.run(5)
+
+    assert world.state(job) is CANCELLED
+    assert world.executor.attempts() == {}
+    # 8 × 900 s at 1000 fen/h, billed once even though the executor reported the stop after.
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 2000
+    assert open_attempts(world.coordinator.ledger) == set()
+
+
+def test_cancel_is_idempotent_and_refuses_jobs_that_ended_otherwise() -> None:
+    world = a_world()
+    cancelled = world.submit()
+    finished = world.submit()
+    world.coordinator.cancel(cancelled, actor="t1")
+    world.run()
+    world.run(1)
+    world.run(3600)
+
+    assert world.coordinator.cancel(cancelled, actor="t1").state is CANCELLED
+    with pytest.raises(JobAlreadyEnded, match="succeeded"):
+        world.coordinator.cancel(finished, actor="t1")
+    with pytest.raises(UnknownJob):
+        world.coordinator.cancel("job-404", actor="t1")
+
+
+# ---------------------------------------------------------------------- walltime
+
+
+def test_a_job_that_outruns_its_walltime_is_stopped_and_fails() -> None:
+    world = a_world(programs=money())
+    job = world.submit(walltime_s=600)
+    world.run()
+    world.run(1)
+    world.executor.hang(job)
+
+    world.run(600)  # the tick that sees the walltime asks for the stop
+    world.run()  # and the next one reads it
+
+    record = world.record(job)
+    assert record.state is FAILED
+    assert record.reason_code == "WALLTIME"
+    # Billed for its walltime: 8 × 600 s at 1000 fen/h.
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 1333
+
+
+# ---------------------------------------------------------------------- recovery
+
+
+def test_after_a_restart_attempts_the_executor_still_runs_are_reattached() -> None:
+    world = a_world(programs=money())
+    job = world.submit()
+    world.run()
+    world.run(1)
+    executor = world.executor
+
+    world.restart(executor)  # the same executor: its attempts lived on
+    world.run(1800)
+
+    record = world.record(job)
+    assert record.state is SUCCEEDED
+    assert record.attempt == 1
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 4000
+
+
+def test_after_a_restart_lost_attempts_are_requeued_and_their_reservations_released() -> None:
+    world = a_world(programs=money())
+    job = world.submit()
+    world.run()
+    world.run(100)
+    assert world.balance(AccountKind.PROGRAM_RESERVED, "sz-voucher") > 0
+
+    world.restart()  # a new executor knows nothing of attempt 1
+
+    record = world.record(job)
+    assert record.state is QUEUED
+    assert record.reason_code == "RECOVERED"
+    assert record.failures == 0
+    assert world.balance(AccountKind.PROGRAM_RESERVED, "sz-voucher") == 0
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 0
+    world.run()
+    world.run(1)
+    world.run(1800)
+    assert world.state(job) is SUCCEEDED
+    assert world.record(job).attempt == 2
+    ledger_is_sound(world.coordinator.ledger, Ledger.replay(world.store.postings()))
+
+
+def test_after_a_restart_an_attempt_nobody_holds_is_stopped() -> None:
+    world = a_world()
+    job = world.submit()
+    world.run()
+    executor = world.executor
+    world.coordinator.close()
+    # Behind the coordinator's back, the job's record is lost (a store restored from backup).
+    store = MemoryStore()
+    world.store = store
+
+    world.restart(executor)
+
+    assert executor.attempts() == {}
+    [stopped] = [e for e in executor.poll() if e.job_id == job and e.reason]
+    assert stopped.reason is StopReason.ORPHANED
+
+
+# ---------------------------------------------------------------------- threads
+
+
+class StuckExecutor(FakeExecutor):
+    """A fake executor whose `poll` blocks until released: a tick that takes its time."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.stuck = False
+
+    def poll(self) -> list[ExecutorEvent]:
+        if self.stuck:
+            self.inside.set()
+            assert self.release.wait(30), "the test never released the poll"
+        return super().poll()
+
+
+def test_submissions_are_acknowledged_while_a_tick_is_busy() -> None:
+    world = a_world()
+    executor = StuckExecutor(world.clock, world.runtime)
+    world.restart(executor)
+    world.coordinator.start()
+    try:
+        executor.stuck = True
+        world.coordinator.wake()
+        assert executor.inside.wait(10)
+
+        jobs = [world.submit(client_key=f"k{i}") for i in range(20)]
+
+        assert all(world.store.job(job) is not None for job in jobs)
+    finally:
+        executor.release.set()
+        world.coordinator.close()
+
+
+def test_a_closed_coordinator_takes_no_more_work() -> None:
+    world = a_world()
+    world.coordinator.close()
+
+    with pytest.raises(CoordinatorStopped):
+        world.submit()
+    with pytest.raises(CoordinatorStopped):
+        world.run()
