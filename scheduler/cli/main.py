@@ -8,12 +8,12 @@ import argparse
 import sys
 from typing import NoReturn
 
-from scheduler.cli import cycle, money, policies, pool
+from scheduler.cli import cycle, money, policies, pool, serve
 from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, money, cycle)
+COMMANDS = (pool, policies, money, cycle, serve)
 USAGE_STATUS = 2
 
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 SAMPLE_POOL = Path("deploy/pools/gba-sample.toml")
+SAMPLE_PROGRAMS = Path("deploy/programs/gba-sample.toml")
 
 
 def default_pool_path() -> Path:
     """The sample pool in the current directory, else the one in the checkout this package runs
     from (an editable install), so `gbasched pool show` works from anywhere in development."""
-    if SAMPLE_POOL.exists():
-        return SAMPLE_POOL
-    return Path(__file__).resolve().parents[2] / SAMPLE_POOL
+    return _sample(SAMPLE_POOL)
+
+
+def default_programs_path() -> Path:
+    """The sample programs, found as the sample pool is."""
+    return _sample(SAMPLE_PROGRAMS)
+
+
+def _sample(path: Path) -> Path:
+    if path.exists():
+        return path
+    return Path(__file__).resolve().parents[2] / path

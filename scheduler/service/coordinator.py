@@ -244,6 +244,11 @@ class Coordinator:
         if self._stopped is None:
             self._stopped = "the coordinator was closed"
 
+    @property
+    def stopped(self) -> str | None:
+        """Why the coordinator takes no more work (closed, or a failed tick), or None."""
+        return self._stopped
+
     def wake(self) -> None:
         """Start the next tick soon (after `min_tick_gap_s`), not at the end of the interval."""
         self._wake.set()

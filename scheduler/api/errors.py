@@ -1,0 +1,35 @@
+"""The domain's error tree mapped to gRPC status codes, in one table.
+
+A servicer never builds a status itself: it lets the error rise and `status_of` answers. The
+details name the field (`jobs[2].spec.models[0]: unknown accelerator ...`), so a client can
+point at what to fix. Anything not in the tree is a bug here: INTERNAL, logged with its trace.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from scheduler.domain.errors import DomainError, InvalidField, UnknownReference
+from scheduler.domain.requests import PriorityNotAllowed
+from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
+from scheduler.store.errors import StoreError, UnknownJob
+
+# First match wins: subclasses before their bases.
+STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (PriorityNotAllowed, grpc.StatusCode.PERMISSION_DENIED),
+    (UnknownJob, grpc.StatusCode.NOT_FOUND),
+    (UnknownReference, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidField, grpc.StatusCode.INVALID_ARGUMENT),
+    (JobAlreadyEnded, grpc.StatusCode.FAILED_PRECONDITION),
+    # The coordinator must be restarted: the client retries against the next one.
+    (CoordinatorStopped, grpc.StatusCode.UNAVAILABLE),
+    (StoreError, grpc.StatusCode.UNAVAILABLE),
+    (DomainError, grpc.StatusCode.FAILED_PRECONDITION),
+)
+
+
+def status_of(error: BaseException) -> grpc.StatusCode:
+    for kind, code in STATUS:
+        if isinstance(error, kind):
+            return code
+    return grpc.StatusCode.INTERNAL

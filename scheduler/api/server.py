@@ -1,0 +1,53 @@
+"""The gRPC server around a coordinator: the Scheduler service, health checking, reflection."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from scheduler.api.servicers import SchedulerServicer
+from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
+from scheduler.service.coordinator import Coordinator
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SCHEDULER_SERVICE = scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"].full_name
+
+
+class Server:
+    """`await Server.start(coordinator, "127.0.0.1:0")`; `port` is the one bound."""
+
+    def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
+        self.server = server
+        self.port = port
+        self._blocking = blocking
+
+    @classmethod
+    async def start(cls, coordinator: Coordinator, address: str, workers: int = 64) -> Server:
+        # Submissions block until their group commit is durable: a pool wide enough that many
+        # wait together is what lets group commit batch them.
+        blocking = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        scheduler_pb2_grpc.add_SchedulerServicer_to_server(
+            SchedulerServicer(coordinator, blocking), server
+        )
+        checker = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+        services = (SCHEDULER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(services, server)
+        port = server.add_insecure_port(address)
+        await server.start()
+        for name in ("", SCHEDULER_SERVICE):
+            await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return cls(server, port, blocking)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await self.server.stop(grace_s)
+        self._blocking.shutdown(wait=True)

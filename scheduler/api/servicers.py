@@ -1,0 +1,154 @@
+"""Thin servicers: convert, call the coordinator, convert back. Nothing else happens here.
+
+The coordinator's calls block (a submission waits for its group commit to be durable), so they
+run on a thread pool, never on the event loop. Errors rise from the domain and are answered by
+`errors.status_of`.
+
+Partial: `SubmitJob`, `SubmitJobs`, `GetJob`, `ListJobs` and `CancelJob` are served; the event
+stream, the admin service and authentication (bearer tokens mapped to tenants and operators)
+are not built yet, so the server listens on loopback only (see `scheduler.cli.serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import grpc
+
+from scheduler.api import convert
+from scheduler.api.errors import status_of
+from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
+from scheduler.domain.errors import InvalidField
+from scheduler.domain.jobs import JobState
+from scheduler.service.coordinator import Coordinator
+from scheduler.store.records import JobRecord
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Any, Any]
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
+    def __init__(self, coordinator: Coordinator, blocking: ThreadPoolExecutor) -> None:
+        self._coordinator = coordinator
+        self._blocking = blocking
+
+    async def _call(self, context: Context, work: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._blocking, work)
+        except Exception as exc:
+            code = status_of(exc)
+            if code is grpc.StatusCode.INTERNAL:
+                log.exception("internal error")
+            await context.abort(code, str(exc))
+            raise  # abort raises; this line is for the type checker
+
+    async def SubmitJob(
+        self, request: scheduler_pb2.SubmitJobRequest, context: Context
+    ) -> scheduler_pb2.SubmitJobResponse:
+        def work() -> scheduler_pb2.SubmitJobResponse:
+            job_request = convert.job_request(request, "")
+            try:
+                [outcome] = self._coordinator.submit([job_request])
+            except InvalidField as exc:
+                raise type(exc)(wire_path(exc.field, ""), exc.message) from None
+            return scheduler_pb2.SubmitJobResponse(job_id=outcome.job_id, created=outcome.created)
+
+        return await self._call(context, work)
+
+    async def SubmitJobs(
+        self, request: scheduler_pb2.SubmitJobsRequest, context: Context
+    ) -> scheduler_pb2.SubmitJobsResponse:
+        def work() -> scheduler_pb2.SubmitJobsResponse:
+            requests = [
+                convert.job_request(one, f"jobs[{i}].") for i, one in enumerate(request.jobs)
+            ]
+            try:
+                outcomes = self._coordinator.submit(requests)
+            except InvalidField as exc:
+                index = exc.field.removeprefix("requests[").partition("]")[0]
+                raise type(exc)(wire_path(exc.field, f"jobs[{index}]."), exc.message) from None
+            return scheduler_pb2.SubmitJobsResponse(
+                results=[
+                    scheduler_pb2.SubmitJobResponse(job_id=o.job_id, created=o.created)
+                    for o in outcomes
+                ]
+            )
+
+        return await self._call(context, work)
+
+    async def GetJob(
+        self, request: scheduler_pb2.GetJobRequest, context: Context
+    ) -> scheduler_pb2.Job:
+        return await self._call(context, lambda: self._job(self._coordinator.job(request.job_id)))
+
+    async def ListJobs(
+        self, request: scheduler_pb2.ListJobsRequest, context: Context
+    ) -> scheduler_pb2.ListJobsResponse:
+        def work() -> scheduler_pb2.ListJobsResponse:
+            size = request.page_size or DEFAULT_PAGE
+            if not 0 < size <= MAX_PAGE:
+                raise InvalidField("page_size", f"must be between 1 and {MAX_PAGE}")
+            states: list[JobState] | None = (
+                convert.job_states(request.states, "states") if request.states else None
+            )
+            records = self._coordinator.jobs(
+                tenant=request.tenant or None,
+                states=states,
+                after_id=request.page_token or None,
+                limit=size + 1,
+            )
+            page = records[:size]
+            more = len(records) > size
+            return scheduler_pb2.ListJobsResponse(
+                jobs=[self._job(r) for r in page],
+                next_page_token=page[-1].id if more else "",
+            )
+
+        return await self._call(context, work)
+
+    async def CancelJob(
+        self, request: scheduler_pb2.CancelJobRequest, context: Context
+    ) -> scheduler_pb2.CancelJobResponse:
+        def work() -> scheduler_pb2.CancelJobResponse:
+            record = self._coordinator.cancel(request.job_id, actor="api")
+            return scheduler_pb2.CancelJobResponse(job=self._job(record))
+
+        return await self._call(context, work)
+
+    def _job(self, record: JobRecord) -> scheduler_pb2.Job:
+        reason = None
+        if record.state is JobState.QUEUED:
+            pending = self._coordinator.pending_reason(record.id)
+            if pending is not None:
+                reason = (str(pending.code), pending.message)
+        return convert.job_message(record, reason)
+
+
+# Where the domain names a request's value by the object that checks it, the wire names it by
+# the message field that carried it.
+_WIRE_FIELDS = {
+    "gang.workers": "spec.workers",
+    "gang.per_worker": "spec.per_worker",
+    "job.walltime_s": "spec.walltime_s",
+    "job.checkpoint_interval_s": "spec.checkpoint_interval_s",
+    "job.models": "spec.models",
+    "tenant": "tenant",
+    "client_key": "client_key",
+}
+
+
+def wire_path(field: str, prefix: str) -> str:
+    """`requests[3].gang.workers` (the coordinator's path) -> `<prefix>spec.workers`."""
+    rest = field.partition("].")[2] if field.startswith("requests[") else field
+    for domain, wire in _WIRE_FIELDS.items():
+        if rest == domain or rest.startswith((domain + ".", domain + "[")):
+            return prefix + wire + rest[len(domain) :]
+    return f"{prefix}spec.{rest}"
