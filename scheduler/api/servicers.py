@@ -25,6 +25,7 @@ from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
 from scheduler.service.coordinator import Coordinator
+from scheduler.store.errors import UnknownJob
 from scheduler.store.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,15 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
             states: list[JobState] | None = (
                 convert.job_states(request.states, "states") if request.states else None
             )
-            records = self._coordinator.jobs(
-                tenant=request.tenant or None,
-                states=states,
-                after_id=request.page_token or None,
-                limit=size + 1,
-            )
+            try:
+                records = self._coordinator.jobs(
+                    tenant=request.tenant or None,
+                    states=states,
+                    after_id=request.page_token or None,
+                    limit=size + 1,
+                )
+            except UnknownJob:
+                raise InvalidField("page_token", "not a token this server gave out") from None
             page = records[:size]
             more = len(records) > size
             return scheduler_pb2.ListJobsResponse(

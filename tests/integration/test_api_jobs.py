@@ -1,0 +1,306 @@
+"""The Scheduler service over a real gRPC server on loopback, a coordinator on a SQLite file and
+the fake executor on a manual clock: submit, follow, page, cancel; bad requests answered with
+the status code and the field, changing nothing; health checking and reflection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from scheduler.api.servicers import wire_path
+from scheduler.api.v1 import common_pb2
+from scheduler.api.v1 import scheduler_pb2 as pb
+from scheduler.store.sqlite import SqliteStore
+from tests.api_builders import Served
+from tests.builders import ASCEND, a_pool, a_tenant
+from tests.service_builders import World, a_world
+
+MAINLAND = "JURISDICTION_MAINLAND"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    pool = (
+        a_pool()
+        .nodes(1, ASCEND, owner="sz-gov")
+        .tenant(a_tenant("t1"))
+        .tenant(a_tenant("t2").priorities("low"))
+        .build()
+    )
+    world = a_world(pool, store=SqliteStore(tmp_path / "api.db"))
+    yield world
+    world.coordinator.close()
+    world.store.close()
+
+
+@pytest.fixture
+def api(world: World) -> Iterator[Served]:
+    served = Served(world.coordinator)
+    yield served
+    served.close()
+
+
+def spec(**change: Any) -> pb.JobSpec:
+    fields: dict[str, Any] = {
+        "workers": 1,
+        "per_worker": 8,
+        "models": [ASCEND],
+        "walltime_s": 3600,
+        "data_origin": MAINLAND,
+    }
+    fields.update(change)
+    return pb.JobSpec(**fields)
+
+
+def submit(api: Served, tenant: str = "t1", key: str = "", **change: Any) -> pb.SubmitJobResponse:
+    request = pb.SubmitJobRequest(tenant=tenant, client_key=key, spec=spec(**change))
+    reply: pb.SubmitJobResponse = api.scheduler.SubmitJob(request)
+    return reply
+
+
+def refused(call: Any, *args: Any) -> grpc.Call:
+    with pytest.raises(grpc.RpcError) as raised:
+        call(*args)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    return error
+
+
+# ---------------------------------------------------------------------- a job's life
+
+
+def test_a_submitted_job_is_followed_from_queued_to_succeeded(api: Served, world: World) -> None:
+    reply = submit(api, key="k1")
+    assert reply.created
+
+    job = api.scheduler.GetJob(pb.GetJobRequest(job_id=reply.job_id))
+    assert job.state == common_pb2.JOB_STATE_QUEUED
+    assert (job.tenant, job.client_key, job.spec.workers) == ("t1", "k1", 1)
+
+    world.run()
+    world.run(1)
+    running = api.scheduler.GetJob(pb.GetJobRequest(job_id=reply.job_id))
+    assert running.state == common_pb2.JOB_STATE_RUNNING
+    assert running.attempt == 1
+    assert [w.accelerators for w in running.placement.workers] == [8]
+
+    world.run(1800)
+    done = api.scheduler.GetJob(pb.GetJobRequest(job_id=reply.job_id))
+    assert done.state == common_pb2.JOB_STATE_SUCCEEDED
+    assert done.ended_at == running.started_at + 1800
+
+
+def test_a_waiting_job_shows_why_it_waits(api: Served, world: World) -> None:
+    submit(api)
+    waiting = submit(api).job_id
+
+    world.run()
+
+    job = api.scheduler.GetJob(pb.GetJobRequest(job_id=waiting))
+    assert job.state == common_pb2.JOB_STATE_QUEUED
+    assert job.reason_code == "NO_CAPACITY"
+    assert job.reason
+
+
+def test_the_same_client_key_returns_the_same_job(api: Served) -> None:
+    first = submit(api, key="nightly-7")
+    again = submit(api, key="nightly-7", workers=2)  # the spec is not compared
+
+    assert (again.job_id, again.created) == (first.job_id, False)
+
+
+def test_a_batch_is_submitted_in_order(api: Served) -> None:
+    batch = pb.SubmitJobsRequest(
+        jobs=[pb.SubmitJobRequest(tenant="t1", client_key=f"b{i}", spec=spec()) for i in range(3)]
+    )
+
+    results = api.scheduler.SubmitJobs(batch).results
+
+    listed = api.scheduler.ListJobs(pb.ListJobsRequest()).jobs
+    assert [r.job_id for r in results] == [j.id for j in listed]
+    assert [j.client_key for j in listed] == ["b0", "b1", "b2"]
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "field"),
+    [
+        (pb.SubmitJobRequest(tenant="t1"), "INVALID_ARGUMENT", "spec"),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(workers=0)),
+            "INVALID_ARGUMENT",
+            "spec.workers",
+        ),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(models=["tpu-v5"])),
+            "INVALID_ARGUMENT",
+            "spec.models[0]",
+        ),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(data_origin=0)),
+            "INVALID_ARGUMENT",
+            "spec.data_origin",
+        ),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(walltime_s=0)),
+            "INVALID_ARGUMENT",
+            "spec.walltime_s",
+        ),
+        (pb.SubmitJobRequest(tenant="nobody", spec=spec()), "INVALID_ARGUMENT", "tenant"),
+        (
+            pb.SubmitJobRequest(tenant="t2", spec=spec(priority_class="standard")),
+            "PERMISSION_DENIED",
+            "spec.priority_class",
+        ),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(min_tflops_fp16=-1, models=[])),
+            "INVALID_ARGUMENT",
+            "spec.min_tflops_fp16",
+        ),
+    ],
+)
+def test_a_bad_submission_names_its_field_and_creates_nothing(
+    api: Served, request_: pb.SubmitJobRequest, code: str, field: str
+) -> None:
+    error = refused(api.scheduler.SubmitJob, request_)
+
+    assert error.code().name == code
+    assert (error.details() or "").startswith(f"{field}: ")
+    assert list(api.scheduler.ListJobs(pb.ListJobsRequest()).jobs) == []
+
+
+def test_one_bad_job_refuses_the_whole_batch(api: Served) -> None:
+    batch = pb.SubmitJobsRequest(
+        jobs=[
+            pb.SubmitJobRequest(tenant="t1", spec=spec()),
+            pb.SubmitJobRequest(tenant="t1", spec=spec(walltime_s=-1)),
+        ]
+    )
+
+    error = refused(api.scheduler.SubmitJobs, batch)
+
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (error.details() or "").startswith("jobs[1].spec.walltime_s: ")
+    assert list(api.scheduler.ListJobs(pb.ListJobsRequest()).jobs) == []
+
+
+@pytest.mark.parametrize(
+    ("domain", "prefix", "wire"),
+    [
+        ("requests[0].gang.workers", "", "spec.workers"),
+        ("requests[3].job.walltime_s", "jobs[3].", "jobs[3].spec.walltime_s"),
+        ("requests[0].models[2]", "", "spec.models[2]"),
+        ("requests[1].tenant", "jobs[1].", "jobs[1].tenant"),
+        ("requests[0].priority_class", "", "spec.priority_class"),
+    ],
+)
+def test_domain_field_paths_become_the_wire_paths(domain: str, prefix: str, wire: str) -> None:
+    assert wire_path(domain, prefix) == wire
+
+
+def test_unknown_jobs_are_not_found(api: Served) -> None:
+    assert refused(api.scheduler.GetJob, pb.GetJobRequest(job_id="job-404")).code() is (
+        grpc.StatusCode.NOT_FOUND
+    )
+    assert refused(api.scheduler.CancelJob, pb.CancelJobRequest(job_id="job-404")).code() is (
+        grpc.StatusCode.NOT_FOUND
+    )
+
+
+# ---------------------------------------------------------------------- listing and cancelling
+
+
+def test_pages_visit_every_job_once_in_submission_order(api: Served) -> None:
+    ids = [submit(api, key=f"p{i}").job_id for i in range(5)]
+
+    seen: list[str] = []
+    token = ""
+    pages = 0
+    while True:
+        page = api.scheduler.ListJobs(pb.ListJobsRequest(page_size=2, page_token=token))
+        seen += [job.id for job in page.jobs]
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+
+    assert seen == ids
+    assert pages == 3
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.ListJobsRequest(page_size=5000), "page_size"),
+        (pb.ListJobsRequest(page_size=-1), "page_size"),
+        (pb.ListJobsRequest(page_token="job-404"), "page_token"),
+        (pb.ListJobsRequest(states=["JOB_STATE_UNSPECIFIED"]), "states[0]"),
+    ],
+)
+def test_bad_listing_requests_name_their_field(
+    api: Served, request_: pb.ListJobsRequest, field: str
+) -> None:
+    error = refused(api.scheduler.ListJobs, request_)
+
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (error.details() or "").startswith(f"{field}: ")
+
+
+def test_listing_filters_by_tenant_and_state(api: Served, world: World) -> None:
+    running = submit(api).job_id
+    submit(api, tenant="t2", priority_class="low")
+    world.run()
+    world.run(1)
+
+    mine = api.scheduler.ListJobs(pb.ListJobsRequest(tenant="t1")).jobs
+    running_now = api.scheduler.ListJobs(
+        pb.ListJobsRequest(states=[common_pb2.JOB_STATE_RUNNING])
+    ).jobs
+
+    assert [j.tenant for j in mine] == ["t1"]
+    assert [j.id for j in running_now] == [running]
+
+
+def test_a_cancelled_job_says_so_and_a_finished_one_cannot_be_cancelled(
+    api: Served, world: World
+) -> None:
+    finished = submit(api).job_id
+    queued = submit(api).job_id
+    world.run()
+
+    reply = api.scheduler.CancelJob(pb.CancelJobRequest(job_id=queued))
+    again = api.scheduler.CancelJob(pb.CancelJobRequest(job_id=queued))
+    world.run(1)
+    world.run(1800)
+    error = refused(api.scheduler.CancelJob, pb.CancelJobRequest(job_id=finished))
+
+    assert reply.job.state == again.job.state == common_pb2.JOB_STATE_CANCELLED
+    assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "succeeded" in (error.details() or "")
+
+
+# ---------------------------------------------------------------------- standard services
+
+
+def test_health_checking_says_serving(api: Served) -> None:
+    health = health_pb2_grpc.HealthStub(api.channel)
+    for service in ("", "gba.scheduler.v1.Scheduler"):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_scheduler_service(api: Served) -> None:
+    reflection = reflection_pb2_grpc.ServerReflectionStub(api.channel)
+    replies = reflection.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
+    names = {s.name for reply in replies for s in reply.list_services_response.service}
+    assert "gba.scheduler.v1.Scheduler" in names
