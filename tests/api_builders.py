@@ -4,6 +4,7 @@ test talks to it with ordinary blocking stubs while it drives the coordinator's 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 
 import grpc
@@ -13,6 +14,14 @@ from scheduler.api.v1 import scheduler_pb2_grpc
 from scheduler.service.coordinator import Coordinator
 
 START_TIMEOUT_S = 30
+READY_TIMEOUT_S = 30  # a `gbasched serve` child process imports, opens and recovers first
+
+
+def free_port() -> int:
+    """A loopback port free right now (for a child process that needs a fixed one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Served:

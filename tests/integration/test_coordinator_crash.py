@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from scheduler.ledger.flows import open_attempts
 from scheduler.sim.workload import synthetic_jobs
 from scheduler.store.records import JobRecord
 from scheduler.store.sqlite import SqliteStore
+from tests.api_builders import READY_TIMEOUT_S, free_port
 
 JOBS = 3_000
 BATCH = 50
@@ -41,13 +41,6 @@ SINGLES = 600  # of JOBS, submitted one per call
 KILLS = 4
 SEED = 20_261_123
 RPC_TIMEOUT_S = 10
-READY_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Coordinator:

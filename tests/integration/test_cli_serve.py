@@ -1,0 +1,96 @@
+"""`gbasched serve` as a user runs it: it starts on the sample pool, answers, stops cleanly on
+SIGTERM and carries on after a restart; a database that is not ours is refused and left as it
+was; a non-loopback address is refused until authentication exists."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+
+from scheduler.api.v1 import scheduler_pb2 as pb
+from scheduler.api.v1 import scheduler_pb2_grpc
+from tests.api_builders import READY_TIMEOUT_S, free_port
+
+SERVE = [sys.executable, "-m", "scheduler.cli", "serve"]
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SERVE, *args], check=False, capture_output=True, text=True, timeout=60)
+
+
+def test_a_corrupt_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "pool.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    before = db.read_bytes()
+
+    done = run_serve("--db", str(db), "--port", "0")
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("gbasched: error: "), done.stderr
+    assert str(db) in done.stderr
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool.db"]
+
+
+def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "theirs.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)")
+    before = db.read_bytes()
+
+    done = run_serve("--db", str(db), "--port", "0")
+
+    assert done.returncode == 2
+    assert "gbasched: error: " in done.stderr
+    assert db.read_bytes() == before
+
+
+def test_a_public_address_is_refused_until_authentication_exists(tmp_path: Path) -> None:
+    done = run_serve("--db", str(tmp_path / "x.db"), "--host", "0.0.0.0")
+
+    assert done.returncode == 2
+    assert "--host: must be a loopback address" in done.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_serve_answers_stops_on_sigterm_and_keeps_its_jobs_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "pool.db"
+    port = free_port()
+    request = pb.SubmitJobRequest(
+        tenant="bay-natlab-fm",
+        client_key="restart-1",
+        spec=pb.JobSpec(
+            workers=1,
+            per_worker=8,
+            models=["huawei-ascend-910b"],
+            walltime_s=3600,
+            data_origin="JURISDICTION_MAINLAND",
+        ),
+    )
+    job_ids = []
+    for _ in range(2):
+        process = subprocess.Popen(
+            [*SERVE, "--db", str(db), "--port", str(port), "--fake-runtime-s", "600"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+            stub = scheduler_pb2_grpc.SchedulerStub(channel)
+            job_ids.append(stub.SubmitJob(request).job_id)
+            listed = stub.ListJobs(pb.ListJobsRequest()).jobs
+            assert [job.id for job in listed] == job_ids[:1]
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
+        assert f"serving on 127.0.0.1:{port}" in output
+
+    assert job_ids[0] == job_ids[1]  # the key was remembered across the restart
