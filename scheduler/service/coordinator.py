@@ -23,10 +23,12 @@ Pending reasons are derived data: every cycle recomputes them, so they are kept 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -70,6 +72,7 @@ from scheduler.store.records import (
 
 log = logging.getLogger(__name__)
 
+RUNNING = JobState.RUNNING
 HOLDING = frozenset({JobState.ADMITTED, JobState.RUNNING})
 """States in which a job's current attempt holds capacity in the cluster state."""
 
@@ -97,6 +100,47 @@ class TickReport:
     pending: int
     running: int
     cycle_ms: float
+    cycled: bool  # False: nothing the cycle would see had changed, so none ran
+
+
+class _Summary:
+    """What the tick loop did since it last said so: one log line a minute at most."""
+
+    EVERY_S = 60.0
+
+    def __init__(self, now: float) -> None:
+        self.since = now
+        self.counts: Counter[str] = Counter()
+        self.busy_s = 0.0
+
+    def add(self, report: TickReport, took: float, now: float) -> None:
+        self.counts.update(
+            ticks=1,
+            cycles=report.cycled,
+            admitted=report.admitted,
+            preempted=report.preempted,
+            rejected=report.rejected,
+        )
+        self.busy_s += took
+        span = now - self.since
+        if span < self.EVERY_S:
+            return
+        if self.counts["cycles"]:
+            c = self.counts
+            log.info(
+                "%d ticks, %d cycles in %.0f s (%.0f %% busy): %d admitted, %d preempted,"
+                " %d rejected; %d pending, %d running",
+                c["ticks"],
+                c["cycles"],
+                span,
+                100 * self.busy_s / span,
+                c["admitted"],
+                c["preempted"],
+                c["rejected"],
+                report.pending,
+                report.running,
+            )
+        self.since, self.counts, self.busy_s = now, Counter(), 0.0
 
 
 class Coordinator:
@@ -125,7 +169,14 @@ class Coordinator:
         self.state = ClusterState(pool)
         self.records: dict[str, JobRecord] = {}  # every active job
         self.reasons: dict[str, Reason] = {}  # why each queued job waits, as of the last cycle
-        self._next_seq = store.last_job_seq() + 1
+        # Numbers are taken at validation, on the submitter's thread; `next` on a count is
+        # atomic, so concurrent submitters never share one (a refused batch leaves a gap).
+        self._numbers = itertools.count(store.last_job_seq() + 1)
+        # Walltime deadlines of running attempts: (deadline, job id, attempt), earliest first.
+        self._deadlines: list[tuple[int, str, int]] = []
+        # Something the next cycle must see happened (new jobs, capacity freed, a node changed).
+        self._changed = True
+        self._last_cycle = -1 << 62  # clock seconds of the last cycle
         self._inbox: deque[Job] = deque()
         self._store_lock = threading.Lock()
         self._core_lock = threading.RLock()
@@ -135,6 +186,7 @@ class Coordinator:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self.last_tick: TickReport | None = None
+        self.submit_transactions = 0  # store transactions that wrote submissions (group commits)
         self._committed_postings = len(ledger)  # a replayed ledger is all in the store
         self._refused: list[ExecutorEvent] = []  # launches the executor refused
 
@@ -179,6 +231,8 @@ class Coordinator:
                     self.state.set_node_state(node.id, node.state)
             for record in self.store.active_jobs():
                 self.records[record.id] = record
+                if record.state is JobState.RUNNING and record.started_at is not None:
+                    self._deadline(record.id, record.attempt, record.started_at, record.job)
                 if record.state in HOLDING and record.placement is not None:
                     started = record.started_at if record.started_at is not None else now
                     self.state.start(RunningJob(record.job, record.placement, started))
@@ -255,23 +309,31 @@ class Coordinator:
 
     def _loop(self) -> None:
         settings = self.settings
-        last = 0.0
+        ended = time.monotonic()
+        took = 0.0
+        summary = _Summary(ended)
         while not self._closing.is_set():
             self._wake.wait(settings.tick_interval_s)
-            gap = settings.min_tick_gap_s - (time.monotonic() - last)
+            # Ticks share one interpreter (and its GIL) with the submitters: while work keeps
+            # arriving, rest `rest_per_busy` times as long as the last tick took.
+            rest = max(settings.min_tick_gap_s, took * settings.rest_per_busy)
+            gap = rest - (time.monotonic() - ended)
             if gap > 0:
-                time.sleep(gap)
+                self._closing.wait(gap)
             self._wake.clear()
             if self._closing.is_set():
                 return
-            last = time.monotonic()
+            started = time.monotonic()
             try:
-                self.tick()
+                report = self.tick()
             except CoordinatorStopped:
                 return
             except Exception:
                 log.exception("the tick failed; the coordinator stops taking work")
                 return
+            ended = time.monotonic()
+            took = ended - started
+            summary.add(report, took, ended)
 
     # ------------------------------------------------------------------ submitting
 
@@ -284,8 +346,9 @@ class Coordinator:
         now = self.clock.now()
         jobs: list[Job] = []
         for i, request in enumerate(requests):
+            seq = next(self._numbers)
             try:
-                jobs.append(to_job(request, self.pool, "?", 0, now))
+                jobs.append(to_job(request, self.pool, f"job-{seq}", seq, now))
             except InvalidField as exc:
                 raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
         if not jobs:
@@ -296,17 +359,13 @@ class Coordinator:
         return self._write_jobs(jobs)
 
     def _write_jobs(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
-        """Number the jobs, store them durably, hand the new ones to the tick."""
+        """Store the jobs durably, hand the new ones to the tick."""
         with self._store_lock:
             self._check_running()
-            numbered = []
-            for job in jobs:
-                seq = self._next_seq
-                self._next_seq += 1
-                numbered.append(replace(job, id=f"job-{seq}", seq=seq))
-            outcomes = self.store.submit(numbered, self.clock.now())
+            outcomes = self.store.submit(jobs, self.clock.now())
+            self.submit_transactions += 1
             # Under the store lock: whoever sees the job in the store finds it in the inbox.
-            self._inbox.extend(job for job, o in zip(numbered, outcomes, strict=True) if o.created)
+            self._inbox.extend(job for job, o in zip(jobs, outcomes, strict=True) if o.created)
         self._wake.set()
         return outcomes
 
@@ -348,6 +407,7 @@ class Coordinator:
             writes.event(ek.CANCELLED, record.job, attempt=record.attempt, actor=actor)
             self._commit(writes)
             self._act(writes)
+            self._changed = True
             return self.job(job_id)
 
     # ------------------------------------------------------------------ reading
@@ -403,15 +463,21 @@ class Coordinator:
         for event in reports:
             self._on_executor_event(event, writes)
         # 3. walltimes
-        for record in self.records.values():
-            started_at = record.started_at
-            overdue = started_at is not None and now >= started_at + record.job.walltime_s
-            if overdue and record.state is JobState.RUNNING:
-                writes.stops.append(Stop(record.id, record.attempt, StopReason.WALLTIME))
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, job_id, attempt = heapq.heappop(self._deadlines)
+            record = self.records.get(job_id)
+            if record is not None and (record.attempt, record.state) == (attempt, RUNNING):
+                writes.stops.append(Stop(job_id, attempt, StopReason.WALLTIME))
         self._commit(writes)
         self._act(writes)
 
-        # 4. one scheduling cycle
+        # 4. one scheduling cycle, when something it would see changed (or now and then: time
+        # alone moves fair share, backfill windows and approvals' expiry)
+        recent = now - self._last_cycle < self.settings.idle_cycle_interval_s
+        if not self._changed and recent:
+            return self._report(now, len(reports), None, 0.0)
+        self._changed = False
+        self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
         if self.programs:
             self.state.set_budgets(budgets_from(self.ledger, self.programs.values()))
@@ -424,21 +490,31 @@ class Coordinator:
         self.state.apply(result, now, requeue_victims=False)
         self._act(writes)
 
+        return self._report(now, len(reports), result, cycle_ms)
+
+    def _report(
+        self, now: int, events: int, result: CycleResult | None, cycle_ms: float
+    ) -> TickReport:
         report = TickReport(
             at=now,
-            executor_events=len(reports),
-            admitted=len(result.admissions),
-            preempted=len(result.preemptions),
-            rejected=len(result.rejected),
+            executor_events=events,
+            admitted=len(result.admissions) if result else 0,
+            preempted=len(result.preemptions) if result else 0,
+            rejected=len(result.rejected) if result else 0,
             pending=len(self.state.pending),
             running=len(self.state.running),
             cycle_ms=cycle_ms,
+            cycled=result is not None,
         )
         self.last_tick = report
         return report
 
+    def _deadline(self, job_id: str, attempt: int, started_at: int, job: Job) -> None:
+        heapq.heappush(self._deadlines, (started_at + job.walltime_s, job_id, attempt))
+
     def _take_inbox(self) -> None:
         while self._inbox:
+            self._changed = True
             job = self._inbox.popleft()
             self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
             self.state.submit(job)
@@ -534,9 +610,12 @@ class Coordinator:
             log.debug("ignored %s of %s attempt %d", event.kind, event.job_id, event.attempt)
             return
         kind = event.kind
+        if event.terminal:
+            self._changed = True  # capacity, money or a retry for the next cycle
         if kind is EventKind.STARTED:
             state = JobState.RUNNING if record.state is JobState.ADMITTED else record.state
             self._change(record, writes, state=state, started_at=event.at)
+            self._deadline(record.id, record.attempt, event.at, record.job)
             writes.event(ek.STARTED, record.job, attempt=event.attempt)
         elif kind in (EventKind.PROGRESS, EventKind.CHECKPOINT):
             what = ek.PROGRESS if kind is EventKind.PROGRESS else ek.CHECKPOINT
@@ -754,6 +833,7 @@ class Coordinator:
         with self._store_lock:
             self.store.set_node_state(node_id, NodeState.DOWN, at, SCHEDULER)
         self.state.set_node_state(node_id, NodeState.DOWN)
+        self._changed = True
 
     def _check_running(self) -> None:
         if self._stopped is not None:

@@ -12,12 +12,19 @@ class CoordinatorSettings:
     """`max_retries`: how many times a job whose attempt failed or lost its node is queued again
     before it fails for good (preempted jobs are always queued again and do not count).
     `tick_interval_s`: the longest wait between two ticks; a submission wakes the loop sooner,
-    but never sooner than `min_tick_gap_s` after the last tick, so a flood of submissions does
-    not turn into a flood of cycles. `max_batch`: the most jobs one group commit writes."""
+    but never sooner than `min_tick_gap_s` after the last tick, nor sooner than
+    `rest_per_busy` times the last tick's duration: ticks share the interpreter with the
+    submitters, and while a flood of submissions keeps waking the loop this keeps cycles to at
+    most 1 / (1 + rest_per_busy) of the time. `idle_cycle_interval_s`: a tick runs a cycle only
+    when something the cycle would see changed (new jobs, an attempt ended, a cancel, a node
+    lost), or this many clock seconds after the last one. `max_batch`: the most jobs one group
+    commit writes."""
 
     max_retries: int = 3
     tick_interval_s: float = 1.0
     min_tick_gap_s: float = 0.05
+    rest_per_busy: float = 1.0
+    idle_cycle_interval_s: int = 10
     max_batch: int = 5_000
 
     def __post_init__(self) -> None:
@@ -27,5 +34,9 @@ class CoordinatorSettings:
             raise InvalidField("tick_interval_s", "must be positive")
         if not 0 <= self.min_tick_gap_s <= self.tick_interval_s:
             raise InvalidField("min_tick_gap_s", "must be between 0 and tick_interval_s")
+        if self.rest_per_busy < 0:
+            raise InvalidField("rest_per_busy", "must not be negative")
+        if self.idle_cycle_interval_s < 0:
+            raise InvalidField("idle_cycle_interval_s", "must not be negative")
         if self.max_batch < 1:
             raise InvalidField("max_batch", "must be at least 1")

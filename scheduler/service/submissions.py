@@ -42,7 +42,6 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
-        self.batches = 0  # how many writes were made, for the benchmark and tests
 
     def submit(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
         request = _Request(jobs)
@@ -97,7 +96,6 @@ class GroupCommit:
             for request in batch:
                 self._write_batch([request])
             return
-        self.batches += 1
         start = 0
         for request in batch:
             end = start + len(request.jobs)

@@ -409,3 +409,17 @@ def test_a_closed_coordinator_takes_no_more_work() -> None:
         world.submit()
     with pytest.raises(CoordinatorStopped):
         world.run()
+
+
+def test_a_tick_runs_a_cycle_only_when_something_it_would_see_changed() -> None:
+    world = a_world()
+    world.submit()
+
+    assert world.coordinator.tick().cycled  # a new job
+    assert not world.coordinator.tick().cycled  # nothing new
+    world.run(1)  # the attempt started: no capacity moved
+    assert world.coordinator.last_tick is not None and not world.coordinator.last_tick.cycled
+    world.clock.advance(world.settings.idle_cycle_interval_s)
+    assert world.coordinator.tick().cycled  # time alone, now and then
+    world.run(1800)  # the job finished: capacity came back
+    assert world.coordinator.last_tick.cycled
