@@ -159,7 +159,11 @@ class MemoryStore(Store):
         self._open()
         last = self._postings[-1].seq if self._postings else 0
         plan = plan_commit(
-            commit, record=self._jobs.get, last_posting_seq=last, posting=self._posting_keys.get
+            commit,
+            record=self._jobs.get,
+            known=self._jobs.__contains__,
+            last_posting_seq=last,
+            posting=self._posting_keys.get,
         )
         # Nothing below can fail: the plan checked everything.
         for record in plan.records:

@@ -99,11 +99,15 @@ def plan_commit(
     commit: Commit,
     *,
     record: Callable[[str], JobRecord | None],
+    known: Callable[[str], bool],
     last_posting_seq: int,
     posting: Callable[[PostingKey], Posting | None],
 ) -> CommitPlan:
     """Validate `commit` against the store's current records and postings; raise before
-    anything is written (UnknownJob, PostingOutOfOrder, PostingConflict, InvalidField)."""
+    anything is written (UnknownJob, PostingOutOfOrder, PostingConflict, InvalidField).
+
+    `record` gives a changed job's stored record; `known` says whether a job an event names is
+    stored (an event needs no record, so a store need not build one)."""
     records: dict[str, JobRecord] = {}
     unknown: list[str] = []
     audits: list[tuple[NewAudit, str]] = []
@@ -123,11 +127,7 @@ def plan_commit(
             audits.append((audit, canonical(audit.details, f"commit.changes[{i}]")))
     events: list[tuple[NewEvent, str]] = []
     for i, event in enumerate(commit.events):
-        if (
-            event.job_id is not None
-            and event.job_id not in records
-            and record(event.job_id) is None
-        ):
+        if event.job_id is not None and event.job_id not in records and not known(event.job_id):
             unknown.append(event.job_id)
         events.append((event, canonical(event.data, f"commit.events[{i}].data")))
     if unknown:

@@ -15,6 +15,11 @@ without being opened, so it cannot be modified. Our own file is then opened, ref
 schema is newer than this code (NewerSchema, still before anything is written), and migrated
 forward.
 
+Decoded jobs. A job's spec never changes once submitted, so the store keeps the `Job` of every
+job it submitted or read that is not finished (at most `JOB_CACHE_SIZE`, oldest dropped first)
+and decodes a spec only once; a commit that finishes a job drops it. Only the mutable columns
+are read again on every call, so what another process changed is still seen.
+
 Threads. One connection per store object. It may be used from any thread, one call at a time
 (`check_same_thread=False`): the port's callers serialize their calls, as the coordinator does
 with its lock; this class adds no lock of its own. Writes take the write lock up front
@@ -103,10 +108,16 @@ Synchronous = Literal["FULL", "NORMAL"]
 _MAGIC = b"SQLite format 3\x00"
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
-_JOB_COLUMNS = "id, spec, state, attempt, placement, started_at, ended_at, reason_code, reason"
-_JOB_COLUMNS += ", updated_at, failures"
+_STATE_COLUMNS = "state, attempt, placement, started_at, ended_at, reason_code, reason"
+_STATE_COLUMNS += ", updated_at, failures"
+_JOB_COLUMNS = f"id, spec, {_STATE_COLUMNS}"
 _EVENT_COLUMNS = "seq, at, kind, job_id, tenant, data"
 _AUDIT_COLUMNS = "seq, at, actor, action, subject, details"
+_MAX_PARAMS = 500
+"""Bound parameters per batched lookup: far below any SQLite's limit (999 before 3.32)."""
+
+JOB_CACHE_SIZE = 100_000
+"""The most decoded jobs a store keeps (see the module docstring)."""
 
 T = TypeVar("T")
 
@@ -131,6 +142,7 @@ class SqliteStore(Store):
             _create(self.path, migrations)
         _check_header(self.path)
         self._conn: sqlite3.Connection | None = None
+        self._specs: dict[str, Job] = {}  # decoded unfinished jobs by id, oldest first
         conn = self._connect(busy_timeout_ms)
         try:
             with self._errors("open"):
@@ -157,17 +169,14 @@ class SqliteStore(Store):
             self._db()
             return []
         with self._transaction("submit") as db:
+            keys = self._known_keys(
+                db, [(j.tenant, j.client_key) for j in jobs if j.client_key is not None]
+            )
+            taken = self._stored_ids(db, [j.id for j in jobs])
             outcomes, new = plan_submit(
                 jobs,
-                known_key=lambda tenant, key: read_opt_str(
-                    self._one(
-                        db, "SELECT id FROM jobs WHERE tenant = ? AND client_key = ?", (tenant, key)
-                    ),
-                    "jobs.id",
-                ),
-                exists=lambda job_id: (
-                    self._one(db, "SELECT 1 FROM jobs WHERE id = ?", (job_id,)) is not None
-                ),
+                known_key=lambda tenant, key: keys.get((tenant, key)),
+                exists=taken.__contains__,
             )
             db.executemany(
                 "INSERT INTO jobs (id, tenant, client_key, spec, state, attempt, updated_at)"
@@ -181,6 +190,8 @@ class SqliteStore(Store):
                 "INSERT INTO events (at, kind, job_id, tenant, data) VALUES (?, ?, ?, ?, '{}')",
                 [(at, SUBMITTED, j.id, j.tenant) for j in new],
             )
+        for job in new:  # frozen, and what the spec decodes to
+            self._remember(job)
         return outcomes
 
     def job(self, job_id: str) -> JobRecord | None:
@@ -240,9 +251,25 @@ class SqliteStore(Store):
     def commit(self, commit: Commit) -> int:
         with self._transaction("commit") as db:
             last = self._one(db, "SELECT coalesce(max(seq), 0) FROM postings", ())
+            changed = {change.job_id: None for change in commit.changes}
+            states = self._states(
+                db, [*changed, *(e.job_id for e in commit.events if e.job_id is not None)]
+            )
+            specs = self._spec_texts(
+                db, [job_id for job_id in changed if job_id in states and job_id not in self._specs]
+            )
+
+            def stored(job_id: str) -> JobRecord | None:
+                row = states.get(job_id)
+                if row is None:
+                    return None
+                job = self._specs.get(job_id)
+                return self._stated(self._job(job_id, specs[job_id]) if job is None else job, row)
+
             plan = plan_commit(
                 commit,
-                record=lambda job_id: self._record(db, job_id),
+                record=stored,
+                known=states.__contains__,
                 last_posting_seq=read_int(last, "postings.seq"),
                 posting=lambda key: self._posting(db, key),
             )
@@ -287,7 +314,13 @@ class SqliteStore(Store):
             )
             for audit, details in plan.audits:
                 _insert_audit(db, commit.at, audit, details)
-            return self._last_event_seq(db)
+            seq = self._last_event_seq(db)
+        for after in plan.records:  # only once the transaction is committed
+            if after.state.terminal:
+                self._specs.pop(after.id, None)
+            else:
+                self._remember(after.job)
+        return seq
 
     # ------------------------------------------------------------------ the pool
 
@@ -513,26 +546,98 @@ class SqliteStore(Store):
         return None if row is None else self._job_record(row)
 
     def _job_record(self, row: Sequence[object]) -> JobRecord:
-        where = f"{self._name}: jobs row {row[0]!r}"
-        job = decode_job(loads(read_str(row[1], where), where), f"{where} spec")
-        if job.id != row[0]:
+        """A record from a row of `_JOB_COLUMNS`, its spec decoded unless remembered; the job is
+        remembered while it is not finished."""
+        job = self._specs.get(row[0]) if isinstance(row[0], str) else None
+        record = self._stated(self._job(row[0], row[1]) if job is None else job, row[2:])
+        if record.state.terminal:
+            self._specs.pop(record.id, None)
+        elif job is None:
+            self._remember(record.job)
+        return record
+
+    def _job(self, job_id: object, spec: object) -> Job:
+        where = f"{self._name}: jobs row {job_id!r}"
+        job = decode_job(loads(read_str(spec, where), where), f"{where} spec")
+        if job.id != job_id:
             raise CorruptStore(f"{where}: the spec is of job {job.id!r}")
+        return job
+
+    def _stated(self, job: Job, row: Sequence[object]) -> JobRecord:
+        """`job`'s record from a row of `_STATE_COLUMNS`."""
+        where = f"{self._name}: jobs row {job.id!r}"
         placement = None
-        if row[4] is not None:
-            text = read_str(row[4], f"{where} placement")
+        if row[2] is not None:
+            text = read_str(row[2], f"{where} placement")
             placement = decode_placement(loads(text, where), f"{where} placement")
         return JobRecord(
             job,
-            read_enum(JobState, row[2], f"{where} state"),
-            read_int(row[3], f"{where} attempt"),
+            read_enum(JobState, row[0], f"{where} state"),
+            read_int(row[1], f"{where} attempt"),
             placement,
-            read_opt_int(row[5], f"{where} started_at"),
-            read_opt_int(row[6], f"{where} ended_at"),
-            read_opt_str(row[7], f"{where} reason_code"),
-            read_opt_str(row[8], f"{where} reason"),
-            read_int(row[9], f"{where} updated_at"),
-            read_int(row[10], f"{where} failures"),
+            read_opt_int(row[3], f"{where} started_at"),
+            read_opt_int(row[4], f"{where} ended_at"),
+            read_opt_str(row[5], f"{where} reason_code"),
+            read_opt_str(row[6], f"{where} reason"),
+            read_int(row[7], f"{where} updated_at"),
+            read_int(row[8], f"{where} failures"),
         )
+
+    def _remember(self, job: Job) -> None:
+        specs = self._specs
+        if job.id not in specs:
+            if len(specs) >= JOB_CACHE_SIZE:
+                del specs[next(iter(specs))]
+            specs[job.id] = job
+
+    def _states(
+        self, db: sqlite3.Connection, job_ids: Iterable[str]
+    ) -> dict[str, tuple[object, ...]]:
+        """The `_STATE_COLUMNS` of each of `job_ids` that is stored."""
+        return {
+            row[0]: row[1:]
+            for chunk in _chunks(job_ids, _MAX_PARAMS)
+            for row in db.execute(
+                f"SELECT id, {_STATE_COLUMNS} FROM jobs WHERE id IN ({_marks(len(chunk))})", chunk
+            )
+        }
+
+    def _spec_texts(self, db: sqlite3.Connection, job_ids: Iterable[str]) -> dict[str, object]:
+        """The stored spec of each of `job_ids`, undecoded (so that a damaged one is reported
+        where the single reads would have reported it)."""
+        return {
+            row[0]: row[1]
+            for chunk in _chunks(job_ids, _MAX_PARAMS)
+            for row in db.execute(
+                f"SELECT id, spec FROM jobs WHERE id IN ({_marks(len(chunk))})", chunk
+            )
+        }
+
+    def _stored_ids(self, db: sqlite3.Connection, job_ids: Iterable[str]) -> set[str]:
+        """Which of `job_ids` are stored."""
+        return {
+            row[0]
+            for chunk in _chunks(job_ids, _MAX_PARAMS)
+            for row in db.execute(f"SELECT id FROM jobs WHERE id IN ({_marks(len(chunk))})", chunk)
+        }
+
+    def _known_keys(
+        self, db: sqlite3.Connection, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The id of the stored job of each of the (tenant, client key) pairs that has one."""
+        found: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(keys, _MAX_PARAMS // 2):
+            # A join with the pairs as a VALUES table: SQLite looks each pair up in the
+            # (tenant, client_key) index, where `(tenant, client_key) IN (VALUES ...)` scans.
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            rows = db.execute(
+                f"SELECT j.tenant, j.client_key, j.id FROM (VALUES {values}) AS k"
+                " JOIN jobs AS j ON j.tenant = k.column1 AND j.client_key = k.column2",
+                [part for pair in chunk for part in pair],
+            )
+            for tenant, key, job_id in rows:
+                found[(tenant, key)] = job_id
+        return found
 
     def _posting(self, db: sqlite3.Connection, key: PostingKey) -> Posting | None:
         row = db.execute(
@@ -579,6 +684,17 @@ class SqliteStore(Store):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` without repeats, in lists of at most `size`."""
+    unique = list(dict.fromkeys(items))
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
 
 
 def _insert_audit(db: sqlite3.Connection, at: int, audit: NewAudit, details: str) -> None:
