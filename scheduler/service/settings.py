@@ -18,7 +18,8 @@ class CoordinatorSettings:
     most 1 / (1 + rest_per_busy) of the time. `idle_cycle_interval_s`: a tick runs a cycle only
     when something the cycle would see changed (new jobs, an attempt ended, a cancel, a node
     lost), or this many clock seconds after the last one. `max_batch`: the most jobs one group
-    commit writes."""
+    commit writes. `switch_interval_s`: the interpreter's thread switch interval `start()` sets
+    (None: leave it), see `Coordinator.start`."""
 
     max_retries: int = 3
     tick_interval_s: float = 1.0
@@ -26,6 +27,7 @@ class CoordinatorSettings:
     rest_per_busy: float = 1.0
     idle_cycle_interval_s: int = 10
     max_batch: int = 5_000
+    switch_interval_s: float | None = 0.001
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -38,5 +40,7 @@ class CoordinatorSettings:
             raise InvalidField("rest_per_busy", "must not be negative")
         if self.idle_cycle_interval_s < 0:
             raise InvalidField("idle_cycle_interval_s", "must not be negative")
+        if self.switch_interval_s is not None and not 0 < self.switch_interval_s <= 1:
+            raise InvalidField("switch_interval_s", "must be between 0 and 1 second")
         if self.max_batch < 1:
             raise InvalidField("max_batch", "must be at least 1")

@@ -1,20 +1,21 @@
-"""Group commit: many submitters, one writer, one durable transaction per batch.
+"""Group commit: many submitters, one durable transaction per batch, no writer thread.
 
-Submitters (gRPC handlers, any thread) hand their validated jobs to `GroupCommit.submit` and
-block until the batch holding them is durable. One writer thread takes everything queued at that
-moment, up to `max_batch` jobs, and writes it with one call (one transaction, one fsync), so
-under load the cost of a durable write is shared by every job that arrived while the previous
-one was being written. An acknowledgement always means the job is on disk.
+A submitter (a gRPC handler, any thread) queues its validated jobs. If no write is in progress it
+becomes the leader: it takes everything queued, up to `max_batch` jobs, and writes it in one
+call (one transaction, one fsync) on its own thread. Submitters that arrive meanwhile wait; when
+the write ends, those whose jobs it wrote return, and one of the rest leads the next batch. So a
+lone submitter pays no hand-off to another thread, and under load the cost of a durable write is
+shared by every job that arrived while the previous one was being written. An acknowledgement
+always means the job is on disk.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scheduler.domain.jobs import Job
 from scheduler.service.errors import CoordinatorStopped
@@ -28,7 +29,9 @@ Writer = Callable[[Sequence[Job]], list[SubmitOutcome]]
 @dataclass(slots=True)
 class _Request:
     jobs: Sequence[Job]
-    done: Future[list[SubmitOutcome]] = field(default_factory=Future)
+    done: bool = False
+    outcomes: list[SubmitOutcome] | None = None
+    error: BaseException | None = None
 
 
 class GroupCommit:
@@ -37,57 +40,65 @@ class GroupCommit:
     def __init__(self, write: Writer, max_batch: int) -> None:
         self._write = write
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._turn = threading.Condition()
+        self._queued: deque[_Request] = deque()
+        self._writing = False
         self._closed = False
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
 
     def submit(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
         request = _Request(jobs)
-        with self._lock:
+        with self._turn:
             if self._closed:
                 raise CoordinatorStopped("the coordinator is shutting down; nothing was stored")
-            self._queue.put(request)
-        return request.done.result()
+            self._queued.append(request)
+            while not request.done:
+                if self._writing:
+                    self._turn.wait()
+                    continue
+                self._writing = True
+                batch = self._take()
+                self._turn.release()
+                try:
+                    self._write_batch(batch)
+                except BaseException as exc:  # interrupted: nobody may wait for these forever
+                    for waiting in batch:
+                        if not waiting.done:
+                            waiting.error, waiting.done = exc, True
+                finally:
+                    self._turn.acquire()
+                    self._writing = False
+                    self._turn.notify_all()
+        if request.error is not None:
+            raise request.error
+        assert request.outcomes is not None
+        return request.outcomes
+
+    @property
+    def waiting(self) -> int:
+        """Submissions queued behind the write in progress."""
+        return len(self._queued)
 
     def close(self) -> None:
-        """Write what is queued, then stop the writer."""
-        with self._lock:
-            if self._closed:
-                return
+        """Refuse new submissions; wait until what is queued has been written."""
+        with self._turn:
             self._closed = True
-            self._queue.put(None)
-        self._thread.join()
+            while self._writing or self._queued:
+                self._turn.wait()
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            size = len(first.jobs)
-            stop = False
-            while size < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-                size += len(more.jobs)
-            self._write_batch(batch)
-            if stop:
-                return
+    def _take(self) -> list[_Request]:
+        batch = [self._queued.popleft()]
+        size = len(batch[0].jobs)
+        while self._queued and size + len(self._queued[0].jobs) <= self._max_batch:
+            size += len(self._queued[0].jobs)
+            batch.append(self._queued.popleft())
+        return batch
 
     def _write_batch(self, batch: list[_Request]) -> None:
         try:
             outcomes = self._write([job for request in batch for job in request.jobs])
-        except BaseException as exc:
+        except Exception as exc:
             if len(batch) == 1:
-                batch[0].done.set_exception(exc)
+                batch[0].error, batch[0].done = exc, True
                 return
             # One request's trouble must not fail the others: write each on its own.
             log.warning(
@@ -99,5 +110,5 @@ class GroupCommit:
         start = 0
         for request in batch:
             end = start + len(request.jobs)
-            request.done.set_result(outcomes[start:end])
+            request.outcomes, request.done = outcomes[start:end], True
             start = end

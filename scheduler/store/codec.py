@@ -38,10 +38,15 @@ JsonObject = dict[str, object]
 # ---------------------------------------------------------------------- text
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time, which costs
+# more than encoding a job.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: object) -> str:
     """Canonical JSON text: sorted keys, no spaces, ASCII only (any string survives SQLite's
     UTF-8), NaN and infinities refused."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def loads(text: str, where: str) -> object:

@@ -1,0 +1,138 @@
+"""Group commit: a lone submitter writes on its own thread; submitters that arrive during a
+write share the next one; one bad request fails alone; batches stay within their limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from scheduler.domain.jobs import Job
+from scheduler.service.errors import CoordinatorStopped
+from scheduler.service.submissions import GroupCommit
+from scheduler.store.records import SubmitOutcome
+from tests.builders import a_job
+
+WAIT_S = 10
+
+
+class Disk:
+    """Records every write: which jobs, on which thread. `hold` keeps the first write open
+    until released, so that others queue up behind it."""
+
+    def __init__(self, *, hold: bool = False, refuse: str | None = None) -> None:
+        self.writes: list[tuple[list[str], str]] = []
+        self.hold = threading.Event() if hold else None
+        self.writing = threading.Event()
+        self.refuse = refuse
+
+    def write(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
+        self.writing.set()
+        if self.hold is not None and not self.writes:
+            assert self.hold.wait(WAIT_S)
+        if any(job.id == self.refuse for job in jobs):
+            raise ValueError(f"{self.refuse} is refused")
+        self.writes.append(([job.id for job in jobs], threading.current_thread().name))
+        return [SubmitOutcome(job.id, True) for job in jobs]
+
+
+def wait_until_waiting(group: GroupCommit, count: int) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while group.waiting < count:
+        assert time.monotonic() < deadline, f"{group.waiting} submitters waiting, not {count}"
+        time.sleep(0.001)
+
+
+def jobs(*ids: str) -> list[Job]:
+    return [a_job(job_id).build() for job_id in ids]
+
+
+def test_a_lone_submitter_writes_on_its_own_thread() -> None:
+    disk = Disk()
+    group = GroupCommit(disk.write, max_batch=100)
+
+    outcomes = group.submit(jobs("a", "b"))
+
+    assert [o.job_id for o in outcomes] == ["a", "b"]
+    assert disk.writes == [(["a", "b"], threading.current_thread().name)]
+
+
+def test_submitters_arriving_during_a_write_share_the_next_one() -> None:
+    disk = Disk(hold=True)
+    group = GroupCommit(disk.write, max_batch=100)
+    results: dict[str, list[str]] = {}
+
+    def submit(job_id: str) -> None:
+        results[job_id] = [o.job_id for o in group.submit(jobs(job_id))]
+
+    first = threading.Thread(target=submit, args=("first",))
+    first.start()
+    assert disk.writing.wait(WAIT_S)
+    others = [threading.Thread(target=submit, args=(f"j{i}",)) for i in range(8)]
+    for thread in others:
+        thread.start()
+    wait_until_waiting(group, 8)
+    assert disk.hold is not None
+    disk.hold.set()
+    for thread in [first, *others]:
+        thread.join(WAIT_S)
+
+    assert [len(ids) for ids, _ in disk.writes] == [1, 8]
+    assert results == {job_id: [job_id] for job_id in ["first", *(f"j{i}" for i in range(8))]}
+
+
+def test_a_bad_request_fails_alone() -> None:
+    disk = Disk(hold=True, refuse="bad")
+    group = GroupCommit(disk.write, max_batch=100)
+    errors: dict[str, BaseException] = {}
+    done: dict[str, list[SubmitOutcome]] = {}
+
+    def submit(job_id: str) -> None:
+        try:
+            done[job_id] = group.submit(jobs(job_id))
+        except ValueError as exc:
+            errors[job_id] = exc
+
+    threads = [threading.Thread(target=submit, args=(job_id,)) for job_id in ("x", "bad", "y")]
+    threads[0].start()
+    assert disk.writing.wait(WAIT_S)
+    for thread in threads[1:]:
+        thread.start()
+    wait_until_waiting(group, 2)
+    assert disk.hold is not None
+    disk.hold.set()
+    for thread in threads:
+        thread.join(WAIT_S)
+
+    assert sorted(done) == ["x", "y"]
+    assert list(errors) == ["bad"]
+
+
+def test_a_batch_holds_at_most_max_batch_jobs() -> None:
+    disk = Disk(hold=True)
+    group = GroupCommit(disk.write, max_batch=3)
+    threads = [
+        threading.Thread(target=group.submit, args=(jobs(f"{i}a", f"{i}b"),)) for i in range(4)
+    ]
+    threads[0].start()
+    assert disk.writing.wait(WAIT_S)
+    for thread in threads[1:]:
+        thread.start()
+    wait_until_waiting(group, 3)
+    assert disk.hold is not None
+    disk.hold.set()
+    for thread in threads:
+        thread.join(WAIT_S)
+
+    assert all(len(ids) <= 3 for ids, _ in disk.writes)
+    assert sum(len(ids) for ids, _ in disk.writes) == 8
+
+
+def test_a_closed_group_takes_nothing_more() -> None:
+    group = GroupCommit(Disk().write, max_batch=10)
+    group.close()
+
+    with pytest.raises(CoordinatorStopped):
+        group.submit(jobs("late"))
