@@ -119,8 +119,12 @@ class ClusterState:
         `apply` takes each admission's reservation from it so cycles in between stay right."""
         self.budgets = budgets
 
-    def set_usage(self, usage: Mapping[str, int]) -> None:
+    def set_usage(self, usage: Mapping[str, int], accrued_at: int | None = None) -> None:
+        """Fair-share usage as accrued up to `accrued_at` (a restart's stored figures): the next
+        `accrue_usage` decays it over the time since."""
         self.usage = dict(usage)
+        if accrued_at is not None:
+            self._accrued_at = accrued_at
 
     def accrue_usage(self, now: int, half_life_s: int) -> None:
         """Bring fair-share usage up to `now`: old usage decays, running jobs add their

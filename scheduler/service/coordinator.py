@@ -66,6 +66,7 @@ from scheduler.store.records import (
     SCHEDULER,
     Commit,
     Event,
+    FairShareUsage,
     JobChange,
     JobRecord,
     SubmitOutcome,
@@ -227,6 +228,9 @@ class Coordinator:
         their reservations released, attempts nobody holds are stopped."""
         with self._core_lock:
             now = self.clock.now()
+            stored = self.store.fair_share()
+            if stored is not None:
+                self.state.set_usage(stored.usage, stored.at)
             for node in self.pool.nodes.values():
                 if node.state is not NodeState.UP:
                     self.state.set_node_state(node.id, node.state)
@@ -490,7 +494,7 @@ class Coordinator:
         cycle_ms = (time.perf_counter() - started) * 1000
         writes = Writes(now)
         result = self._decide(result, writes)
-        self._commit(writes)
+        self._commit(writes, FairShareUsage(now, self.state.usage))
         self.state.apply(result, now, requeue_victims=False)
         self._act(writes)
 
@@ -784,11 +788,12 @@ class Coordinator:
             self.records[record.id] = updated
         return updated
 
-    def _commit(self, writes: Writes) -> None:
-        """Write the step's job changes, events, audits and the ledger's new postings in one
-        transaction. Nothing is written when the step changed nothing."""
+    def _commit(self, writes: Writes, fair_share: FairShareUsage | None = None) -> None:
+        """Write the step's job changes, events, audits and the ledger's new postings (and the
+        fair-share usage, after a cycle) in one transaction. Nothing is written when the step
+        changed nothing."""
         postings = self.ledger.postings()[self._committed_postings :]
-        if not (writes.changes or writes.events or writes.audits or postings):
+        if not (writes.changes or writes.events or writes.audits or postings or fair_share):
             return
         commit = Commit(
             at=writes.at,
@@ -796,6 +801,7 @@ class Coordinator:
             postings=postings,
             events=tuple(writes.events),
             audits=tuple(writes.audits),
+            fair_share=fair_share,
         )
         try:
             with self._store_lock:

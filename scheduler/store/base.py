@@ -26,7 +26,14 @@ from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import Tenant
 from scheduler.ledger.book import Posting
 from scheduler.ledger.programs import Program
-from scheduler.store.records import AuditRecord, Commit, Event, JobRecord, SubmitOutcome
+from scheduler.store.records import (
+    AuditRecord,
+    Commit,
+    Event,
+    FairShareUsage,
+    JobRecord,
+    SubmitOutcome,
+)
 
 ACTIVE_STATES = frozenset(state for state in JobState if not state.terminal)
 """What a coordinator reloads on start: queued, admitted, running and preempted jobs."""
@@ -93,12 +100,19 @@ class Store(ABC):
         MUST append each posting whose key is new with `seq` = last stored seq + 1, else raise
         PostingOutOfOrder; MUST treat a posting whose key is stored with the same content
         (`Posting.same_content`) as a no-op, and raise PostingConflict for other content.
+        MUST replace the stored fair-share usage with `commit.fair_share` when it is set, and
+        leave it as it was when it is None; MUST raise InvalidField naming
+        `commit.fair_share.usage.<tenant>` for a negative usage or an empty tenant.
         MUST append the events (numbered as `events` says) and the audit records, and add one
         `placement.cross-border` audit record (actor `scheduler`) for each change that gives a
         job a new placement under an approval.
         MUST raise UnknownJob when a change or an event names a job the store does not hold.
-        MUST leave jobs, postings, events and audit records exactly as they were when it
-        raises."""
+        MUST leave jobs, postings, events, audit records and fair-share usage exactly as they
+        were when it raises."""
+
+    @abstractmethod
+    def fair_share(self) -> FairShareUsage | None:
+        """The fair-share usage the last commit that carried one stored, or None if none did."""
 
     # ------------------------------------------------------------------ the pool
 

@@ -33,6 +33,7 @@ from scheduler.store.records import (
     AuditRecord,
     Commit,
     Event,
+    FairShareUsage,
     JobRecord,
     NewAudit,
     SubmitOutcome,
@@ -80,6 +81,7 @@ class _Audit:
 
 class MemoryStore(Store):
     def __init__(self) -> None:
+        self._fair_share: FairShareUsage | None = None
         self._jobs: dict[str, JobRecord] = {}  # in submission order
         self._position: dict[str, int] = {}
         self._order: list[str] = []
@@ -175,7 +177,13 @@ class MemoryStore(Store):
             self._append_event(commit.at, event.kind, event.job_id, event.tenant, data)
         for audit, details in plan.audits:
             self._append_audit(commit.at, audit, details)
+        if commit.fair_share is not None:
+            self._fair_share = FairShareUsage(commit.fair_share.at, dict(commit.fair_share.usage))
         return self._last_event_seq()
+
+    def fair_share(self) -> FairShareUsage | None:
+        self._open()
+        return self._fair_share
 
     # ------------------------------------------------------------------ the pool
 

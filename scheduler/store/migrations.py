@@ -17,6 +17,9 @@ Version 1, the tables:
 
 Version 2, jobs.failures: how many attempts of the job ended in failure or with a lost node
 (the coordinator's retry limit). Rows stored before it read 0.
+
+Version 3, fair_share and fair_share_at: each tenant's decayed fair-share usage and the one time
+it was accrued to, replaced together by a commit that carries them.
 """
 
 from __future__ import annotations
@@ -102,6 +105,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "jobs.failures: attempts ended in failure or with a lost node",
         ("ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0)",),
+    ),
+    Migration(
+        3,
+        "fair_share: each tenant's decayed usage, and the time it was accrued to",
+        (
+            """CREATE TABLE fair_share (
+                tenant TEXT PRIMARY KEY CHECK (tenant <> ''),
+                usage INTEGER NOT NULL CHECK (usage >= 0)
+            )""",
+            """CREATE TABLE fair_share_at (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                at INTEGER NOT NULL
+            )""",
+        ),
     ),
 )
 

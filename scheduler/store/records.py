@@ -161,12 +161,23 @@ class SubmitOutcome:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class FairShareUsage:
+    """Every tenant's decayed fair-share usage (TFLOP-seconds) as accrued up to `at`: what a
+    restarted coordinator starts from instead of zero."""
+
+    at: int
+    usage: Mapping[str, int]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Commit:
-    """One cycle's (or one executor report's) writes, applied all or nothing at `at`."""
+    """One cycle's (or one executor report's) writes, applied all or nothing at `at`.
+    `fair_share`, when set, replaces the stored fair-share usage."""
 
     at: int
     changes: tuple[JobChange, ...] = ()
     postings: tuple[Posting, ...] = ()
     events: tuple[NewEvent, ...] = ()
     audits: tuple[NewAudit, ...] = ()
+    fair_share: FairShareUsage | None = None

@@ -25,6 +25,7 @@ from scheduler.store.records import (
     NODE_STATE,
     SCHEDULER,
     Commit,
+    FairShareUsage,
     JobRecord,
     NewAudit,
     NewEvent,
@@ -95,6 +96,15 @@ class CommitPlan:
     audits: tuple[tuple[NewAudit, str], ...]
 
 
+def check_fair_share(fair_share: FairShareUsage) -> None:
+    for tenant, usage in fair_share.usage.items():
+        where = f"commit.fair_share.usage.{tenant}"
+        if not tenant:
+            raise InvalidField(where, "names no tenant")
+        if isinstance(usage, bool) or not isinstance(usage, int) or usage < 0:
+            raise InvalidField(where, f"must be a non-negative integer, not {usage!r}")
+
+
 def plan_commit(
     commit: Commit,
     *,
@@ -108,6 +118,8 @@ def plan_commit(
 
     `record` gives a changed job's stored record; `known` says whether a job an event names is
     stored (an event needs no record, so a store need not build one)."""
+    if commit.fair_share is not None:
+        check_fair_share(commit.fair_share)
     records: dict[str, JobRecord] = {}
     unknown: list[str] = []
     audits: list[tuple[NewAudit, str]] = []

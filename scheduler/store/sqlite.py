@@ -86,6 +86,7 @@ from scheduler.store.records import (
     AuditRecord,
     Commit,
     Event,
+    FairShareUsage,
     JobRecord,
     NewAudit,
     SubmitOutcome,
@@ -314,6 +315,16 @@ class SqliteStore(Store):
             )
             for audit, details in plan.audits:
                 _insert_audit(db, commit.at, audit, details)
+            if commit.fair_share is not None:
+                db.execute("DELETE FROM fair_share")
+                db.executemany(
+                    "INSERT INTO fair_share (tenant, usage) VALUES (?, ?)",
+                    sorted(commit.fair_share.usage.items()),
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO fair_share_at (id, at) VALUES (1, ?)",
+                    (commit.fair_share.at,),
+                )
             seq = self._last_event_seq(db)
         for after in plan.records:  # only once the transaction is committed
             if after.state.terminal:
@@ -321,6 +332,19 @@ class SqliteStore(Store):
             else:
                 self._remember(after.job)
         return seq
+
+    def fair_share(self) -> FairShareUsage | None:
+        with self._errors("read the fair-share usage"):
+            db = self._db()
+            at = self._one(db, "SELECT at FROM fair_share_at WHERE id = 1", ())
+            if at is None:
+                return None
+            rows = db.execute("SELECT tenant, usage FROM fair_share ORDER BY tenant").fetchall()
+        where = f"{self._name}: fair_share"
+        return FairShareUsage(
+            read_int(at, f"{where}_at.at"),
+            {read_str(t, f"{where}.tenant"): read_int(u, f"{where}.usage") for t, u in rows},
+        )
 
     # ------------------------------------------------------------------ the pool
 

@@ -34,6 +34,8 @@ from scheduler.store.records import (
     SCHEDULER,
     SUBMITTED,
     TENANT_PUT,
+    Commit,
+    FairShareUsage,
     JobChange,
     NewAudit,
     NewEvent,
@@ -591,6 +593,48 @@ def test_a_commit_appends_its_own_audit_records(store: Store) -> None:
     )
     [record] = store.audit(action="job.cancel")
     assert (record.actor, record.subject, record.details) == (ADMIN, "j1", {"why": "duplicate run"})
+
+
+# ---------------------------------------------------------------------- fair share
+
+
+def test_fair_share_usage_is_none_until_a_commit_carries_it(store: Store) -> None:
+    assert store.fair_share() is None
+    store.commit(Commit(at=T0))
+    assert store.fair_share() is None
+
+
+def test_a_commit_with_fair_share_usage_replaces_the_stored_one(store: Store) -> None:
+    store.commit(Commit(at=T0, fair_share=FairShareUsage(T0, {"t1": 500, "t2": 0})))
+    store.commit(Commit(at=T0 + 60, fair_share=FairShareUsage(T0 + 60, {"t2": 7})))
+    store.commit(Commit(at=T0 + 120))  # carries none: leaves it
+
+    assert store.fair_share() == FairShareUsage(T0 + 60, {"t2": 7})
+
+
+@pytest.mark.parametrize(
+    ("usage", "field"),
+    [({"t1": -1}, "commit.fair_share.usage.t1"), ({"": 5}, "commit.fair_share.usage.")],
+)
+def test_bad_fair_share_usage_is_refused_and_writes_nothing(
+    store: Store, usage: dict[str, int], field: str
+) -> None:
+    submitted(store, "j1")
+    store.commit(Commit(at=T0, fair_share=FairShareUsage(T0, {"t1": 1})))
+    before = everything(store)
+
+    with pytest.raises(InvalidField) as raised:
+        store.commit(
+            Commit(
+                at=T0 + 1,
+                events=(NewEvent("note", "j1"),),
+                fair_share=FairShareUsage(T0 + 1, usage),
+            )
+        )
+
+    assert raised.value.field == field
+    assert everything(store) == before
+    assert store.fair_share() == FairShareUsage(T0, {"t1": 1})
 
 
 # ---------------------------------------------------------------------- lifetime

@@ -31,7 +31,7 @@ from scheduler.store.base import Store
 from scheduler.store.codec import dumps, encode_placement
 from scheduler.store.errors import CorruptStore, ForeignStore, NewerSchema, StoreError
 from scheduler.store.migrations import MIGRATIONS, Migration
-from scheduler.store.records import SUBMITTED, Commit, JobChange, NewEvent
+from scheduler.store.records import SUBMITTED, Commit, FairShareUsage, JobChange, NewEvent
 from scheduler.store.sqlite import APPLICATION_ID, SqliteStore
 
 # This directory is not a package, so the shared builders under tests/ are not importable from
@@ -498,3 +498,11 @@ def test_a_store_opened_in_one_thread_serves_another(tmp_path: Path) -> None:
     assert record is not None and record.job == a_job("j1", key="k1", seq=3)
     assert store.last_job_seq() == 3
     store.close()
+
+
+def test_fair_share_usage_survives_reopening(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "pool.db") as store:
+        store.commit(Commit(at=1_000, fair_share=FairShareUsage(1_000, {"t1": 42, "t2": 0})))
+
+    with SqliteStore(tmp_path / "pool.db") as again:
+        assert again.fair_share() == FairShareUsage(1_000, {"t1": 42, "t2": 0})

@@ -423,3 +423,19 @@ def test_a_tick_runs_a_cycle_only_when_something_it_would_see_changed() -> None:
     assert world.coordinator.tick().cycled  # time alone, now and then
     world.run(1800)  # the job finished: capacity came back
     assert world.coordinator.last_tick.cycled
+
+
+def test_fair_share_history_survives_a_restart() -> None:
+    world = a_world()
+    world.submit()
+    world.run()
+    world.run(1)
+    world.run(900)  # a job finished: its use is history now
+    world.clock.advance(world.settings.idle_cycle_interval_s)
+    world.coordinator.tick()
+    before = dict(world.coordinator.state.usage)
+    assert before.get("t1", 0) > 0
+
+    world.restart()
+
+    assert world.coordinator.state.usage == before
