@@ -629,16 +629,7 @@ class Coordinator:
             what = ek.PROGRESS if kind is EventKind.PROGRESS else ek.CHECKPOINT
             writes.event(what, record.job, attempt=event.attempt, progress_bp=event.progress_bp)
         elif kind is EventKind.FINISHED:
-            self._end(record, event.at)
-            self._change(
-                self.records[record.id],
-                writes,
-                state=JobState.SUCCEEDED,
-                ended_at=event.at,
-                reason_code=SUCCEEDED,
-                reason=None,
-            )
-            writes.event(ek.SUCCEEDED, record.job, attempt=event.attempt)
+            self._conclude(record, writes, event.at, JobState.SUCCEEDED, SUCCEEDED, None)
         elif kind is EventKind.FAILED:
             self._failed(record, event, writes, f"attempt {event.attempt} failed: {event.error}")
         elif kind is EventKind.NODE_LOST:
@@ -647,22 +638,8 @@ class Coordinator:
             self._failed(record, event, writes, f"attempt {event.attempt} lost node {event.node}")
         elif kind is EventKind.STOPPED:
             if event.reason is StopReason.WALLTIME:
-                self._end(record, event.at)
-                self._change(
-                    self.records[record.id],
-                    writes,
-                    state=JobState.FAILED,
-                    ended_at=event.at,
-                    reason_code=WALLTIME,
-                    reason=f"stopped at its walltime of {record.job.walltime_s} s",
-                )
-                writes.event(
-                    ek.FAILED,
-                    record.job,
-                    attempt=event.attempt,
-                    reason_code=WALLTIME,
-                    failures=record.failures,
-                )
+                why = f"stopped at its walltime of {record.job.walltime_s} s"
+                self._conclude(record, writes, event.at, JobState.FAILED, WALLTIME, why)
             elif record.state is JobState.PREEMPTED or event.reason is StopReason.PREEMPTED:
                 self._requeue(
                     record, writes, PREEMPTED_REQUEUE, record.reason or "preempted", at=event.at
@@ -698,25 +675,38 @@ class Coordinator:
                 failures=failures,
             )
             return
-        self._end(record, event.at)
         code = NODE_LOST if event.kind is EventKind.NODE_LOST else ATTEMPT_FAILED
+        why = f"{why}; no retries left ({self.settings.max_retries} allowed)"
+        self._conclude(record, writes, event.at, JobState.FAILED, code, why, failures)
+
+    def _conclude(
+        self,
+        record: JobRecord,
+        writes: Writes,
+        at: int,
+        state: JobState,
+        code: str,
+        why: str | None,
+        failures: int | None = None,
+    ) -> None:
+        """The attempt ended and so did the job: bill the attempt, free its capacity, record
+        the end and say so in the event log (`succeeded` or `failed`)."""
+        self._end(record, at)
+        failures = record.failures if failures is None else failures
         self._change(
-            self.records[record.id],
+            record,
             writes,
-            state=JobState.FAILED,
-            ended_at=event.at,
-            reason_code=code,
-            reason=f"{why}; no retries left ({self.settings.max_retries} allowed)",
-            failures=failures,
-        )
-        writes.event(
-            ek.FAILED,
-            record.job,
-            attempt=event.attempt,
+            state=state,
+            ended_at=at,
             reason_code=code,
             reason=why,
             failures=failures,
         )
+        data: dict[str, object] = {"attempt": record.attempt}
+        if state is not JobState.SUCCEEDED:
+            data.update(reason_code=code, reason=why, failures=failures)
+        kind = ek.SUCCEEDED if state is JobState.SUCCEEDED else ek.FAILED
+        writes.event(kind, record.job, **data)
 
     def _requeue(
         self,
