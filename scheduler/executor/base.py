@@ -142,6 +142,15 @@ class Executor(ABC):
         recovery polls first, then reconciles."""
 
     @abstractmethod
+    def started_at(self, job_id: str, attempt: int) -> int | None:
+        """When a live attempt (one `attempts` lists) started, or None while it waits for its
+        nodes or when it is not live.
+
+        MUST equal the `at` of the attempt's `started` event, whether or not that event was
+        polled: a coordinator that lost a polled report in a crash learns from this that a
+        re-attached attempt runs, and since when (to bill it and enforce its walltime)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the executor's own resources (connections, handles). MUST be idempotent.
         Running attempts are left running: a restarted coordinator re-attaches them."""

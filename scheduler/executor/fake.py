@@ -105,6 +105,13 @@ class FakeExecutor(Executor):
         self._catch_up()
         return {job_id: live.attempt for job_id, live in self._live.items()}
 
+    def started_at(self, job_id: str, attempt: int) -> int | None:
+        self._catch_up()
+        live = self._live.get(job_id)
+        if live is None or live.attempt != attempt or not live.started:
+            return None
+        return live.plan[0].at  # a plan starts with its `started` event
+
     def close(self) -> None:
         self._closed = True
 

@@ -255,6 +255,12 @@ class Coordinator:
                 if live.get(record.id) == record.attempt:
                     if record.state is JobState.PREEMPTED:  # the stop may not have been sent
                         writes.stops.append(Stop(record.id, record.attempt, StopReason.PREEMPTED))
+                    elif record.state is JobState.ADMITTED:
+                        # Its `started` report may have died with the last process, polled but
+                        # never committed: the executor still knows when it started.
+                        since = self.executor.started_at(record.id, record.attempt)
+                        if since is not None:
+                            self._started(record, writes, since)
                     continue
                 # Nothing proves how long the lost attempt ran: release, do not bill.
                 self._requeue(
@@ -386,6 +392,13 @@ class Coordinator:
         with self._core_lock:
             self._check_running()
             self._take_inbox()
+            now = self.clock.now()
+            writes = Writes(now)
+            # What the executor knows first: a job that started since the last tick is billed
+            # from its start, one that already ended is not cancelled.
+            self._take_reports(writes)
+            self._commit(writes)
+            self._act(writes)
             record = self.records.get(job_id)
             if record is None:
                 stored = self.job(job_id)
@@ -395,7 +408,6 @@ class Coordinator:
                     raise JobAlreadyEnded(job_id, stored.state.value)
                 self._take_inbox()  # stored while we looked: it is in the inbox by now
                 record = self.records[job_id]
-            now = self.clock.now()
             writes = Writes(now)
             if record.state is JobState.QUEUED:
                 self.state.cancel(job_id)
@@ -467,9 +479,7 @@ class Coordinator:
 
         # 2. what the executor reports
         writes = Writes(now)
-        reports, self._refused = [*self._refused, *self.executor.poll()], []
-        for event in reports:
-            self._on_executor_event(event, writes)
+        reports = self._take_reports(writes)
         # 3. walltimes
         while self._deadlines and self._deadlines[0][0] <= now:
             _, job_id, attempt = heapq.heappop(self._deadlines)
@@ -483,7 +493,7 @@ class Coordinator:
         # alone moves fair share, backfill windows and approvals' expiry)
         recent = now - self._last_cycle < self.settings.idle_cycle_interval_s
         if not self._changed and recent:
-            return self._report(now, len(reports), None, 0.0)
+            return self._report(now, reports, None, 0.0)
         self._changed = False
         self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
@@ -498,7 +508,7 @@ class Coordinator:
         self.state.apply(result, now, requeue_victims=False)
         self._act(writes)
 
-        return self._report(now, len(reports), result, cycle_ms)
+        return self._report(now, reports, result, cycle_ms)
 
     def _report(
         self, now: int, events: int, result: CycleResult | None, cycle_ms: float
@@ -621,10 +631,7 @@ class Coordinator:
         if event.terminal:
             self._changed = True  # capacity, money or a retry for the next cycle
         if kind is EventKind.STARTED:
-            state = JobState.RUNNING if record.state is JobState.ADMITTED else record.state
-            self._change(record, writes, state=state, started_at=event.at)
-            self._deadline(record.id, record.attempt, event.at, record.job)
-            writes.event(ek.STARTED, record.job, attempt=event.attempt)
+            self._started(record, writes, event.at)
         elif kind in (EventKind.PROGRESS, EventKind.CHECKPOINT):
             what = ek.PROGRESS if kind is EventKind.PROGRESS else ek.CHECKPOINT
             writes.event(what, record.job, attempt=event.attempt, progress_bp=event.progress_bp)
@@ -652,6 +659,20 @@ class Coordinator:
                     f"attempt {event.attempt} stopped ({event.reason})",
                     at=event.at,
                 )
+
+    def _started(self, record: JobRecord, writes: Writes, at: int) -> None:
+        """The attempt runs since `at`: billed from then, stopped at `at` + walltime."""
+        state = JobState.RUNNING if record.state is JobState.ADMITTED else record.state
+        self._change(record, writes, state=state, started_at=at)
+        self._deadline(record.id, record.attempt, at, record.job)
+        writes.event(ek.STARTED, record.job, attempt=record.attempt)
+
+    def _take_reports(self, writes: Writes) -> int:
+        """Apply what the executor reported since the last poll; return how many reports."""
+        reports, self._refused = [*self._refused, *self.executor.poll()], []
+        for event in reports:
+            self._on_executor_event(event, writes)
+        return len(reports)
 
     def _current(self, job_id: str, attempt: int) -> bool:
         """True when `attempt` is the job's live attempt here: admitted, running, or being

@@ -233,3 +233,29 @@ def test_attempts_lists_what_runs_and_drops_what_ended(rig: Rig) -> None:
 
     rig.run_out("j", "short")
     assert rig.executor.attempts() == {}
+
+
+def test_a_live_attempt_says_when_it_started_even_before_its_report_is_polled(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    assert rig.executor.started_at("j", 2) is None  # not this attempt
+
+    events = rig.events_until(lambda seen: EventKind.STARTED in of(seen, "j"))
+    [started] = [e for e in events if e.kind is EventKind.STARTED]
+    assert rig.executor.started_at("j", 1) == started.at
+
+    rig.executor.stop("j", 1, StopReason.CANCELLED)
+    assert rig.executor.started_at("j", 1) is None  # over: not live
+
+
+def test_started_at_does_not_need_the_report_to_be_polled(rig: Rig) -> None:
+    rig.executor.launch(GANG, 1, ON_TWO_NODES)
+    for _ in range(rig.run_s // 2):
+        rig.advance(1)
+        if rig.executor.started_at("j", 1) is not None:
+            break
+
+    started = rig.executor.started_at("j", 1)
+
+    assert started is not None
+    [report] = [e for e in rig.executor.poll() if e.kind is EventKind.STARTED]
+    assert report.at == started
