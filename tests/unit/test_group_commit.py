@@ -45,6 +45,22 @@ def wait_until_waiting(group: GroupCommit, count: int) -> None:
         time.sleep(0.001)
 
 
+def behind_a_held_write(
+    disk: Disk, group: GroupCommit, first: threading.Thread, *others: threading.Thread
+) -> None:
+    """`first` starts a write that `disk` holds open; `others` queue up behind it; then the
+    write is let go and everyone finishes."""
+    first.start()
+    assert disk.writing.wait(WAIT_S)
+    for thread in others:
+        thread.start()
+    wait_until_waiting(group, len(others))
+    assert disk.hold is not None
+    disk.hold.set()
+    for thread in (first, *others):
+        thread.join(WAIT_S)
+
+
 def jobs(*ids: str) -> list[Job]:
     return [a_job(job_id).build() for job_id in ids]
 
@@ -68,16 +84,8 @@ def test_submitters_arriving_during_a_write_share_the_next_one() -> None:
         results[job_id] = [o.job_id for o in group.submit(jobs(job_id))]
 
     first = threading.Thread(target=submit, args=("first",))
-    first.start()
-    assert disk.writing.wait(WAIT_S)
     others = [threading.Thread(target=submit, args=(f"j{i}",)) for i in range(8)]
-    for thread in others:
-        thread.start()
-    wait_until_waiting(group, 8)
-    assert disk.hold is not None
-    disk.hold.set()
-    for thread in [first, *others]:
-        thread.join(WAIT_S)
+    behind_a_held_write(disk, group, first, *others)
 
     assert [len(ids) for ids, _ in disk.writes] == [1, 8]
     assert results == {job_id: [job_id] for job_id in ["first", *(f"j{i}" for i in range(8))]}
@@ -96,15 +104,7 @@ def test_a_bad_request_fails_alone() -> None:
             errors[job_id] = exc
 
     threads = [threading.Thread(target=submit, args=(job_id,)) for job_id in ("x", "bad", "y")]
-    threads[0].start()
-    assert disk.writing.wait(WAIT_S)
-    for thread in threads[1:]:
-        thread.start()
-    wait_until_waiting(group, 2)
-    assert disk.hold is not None
-    disk.hold.set()
-    for thread in threads:
-        thread.join(WAIT_S)
+    behind_a_held_write(disk, group, *threads)
 
     assert sorted(done) == ["x", "y"]
     assert list(errors) == ["bad"]
@@ -116,15 +116,7 @@ def test_a_batch_holds_at_most_max_batch_jobs() -> None:
     threads = [
         threading.Thread(target=group.submit, args=(jobs(f"{i}a", f"{i}b"),)) for i in range(4)
     ]
-    threads[0].start()
-    assert disk.writing.wait(WAIT_S)
-    for thread in threads[1:]:
-        thread.start()
-    wait_until_waiting(group, 3)
-    assert disk.hold is not None
-    disk.hold.set()
-    for thread in threads:
-        thread.join(WAIT_S)
+    behind_a_held_write(disk, group, *threads)
 
     assert all(len(ids) <= 3 for ids, _ in disk.writes)
     assert sum(len(ids) for ids, _ in disk.writes) == 8
