@@ -4,16 +4,17 @@ The coordinator's calls block (a submission waits for its group commit to be dur
 run on a thread pool, never on the event loop. Errors rise from the domain and are answered by
 `errors.status_of`.
 
-Partial: `SubmitJob`, `SubmitJobs`, `GetJob`, `ListJobs` and `CancelJob` are served; the event
-stream, the admin service and authentication (bearer tokens mapped to tenants and operators)
+Partial: `SubmitJob`, `SubmitJobs`, `GetJob`, `ListJobs`, `CancelJob` and `WatchEvents` are
+served; the admin service and authentication (bearer tokens mapped to tenants and operators)
 are not built yet, so the server listens on loopback only (see `scheduler.cli.serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -26,11 +27,13 @@ from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
 from scheduler.service.coordinator import Coordinator
 from scheduler.store.errors import UnknownJob
-from scheduler.store.records import JobRecord
+from scheduler.store.records import Event, JobRecord
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+WATCH_PAGE = 500
+WATCH_POLL_S = 0.05
 Context = grpc.aio.ServicerContext[Any, Any]
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -126,6 +129,56 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
             return scheduler_pb2.CancelJobResponse(job=self._job(record))
 
         return await self._call(context, work)
+
+    async def WatchEvents(
+        self, request: scheduler_pb2.WatchEventsRequest, context: Context
+    ) -> AsyncIterator[scheduler_pb2.JobEvent]:
+        """The log from `after_seq` on, then new events as they are committed, until the
+        caller hangs up. It reads the store in pages and, once caught up, looks at the
+        coordinator's newest event number every `WATCH_POLL_S` (no thread is held while it
+        waits)."""
+        if request.after_seq < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after_seq: must not be negative")
+        after = request.after_seq
+        job_id = request.job_id or None
+        keys: dict[str, str | None] = {}  # job id -> client key, for the job-set filter
+
+        def page(after_seq: int) -> list[tuple[Event, bool]]:
+            events = self._coordinator.events(after_seq, job_id=job_id, limit=WATCH_PAGE)
+            return [(event, self._wanted(event, request, keys)) for event in events]
+
+        while True:
+            events = await self._call(context, functools.partial(page, after))
+            for event, wanted in events:
+                after = event.seq
+                if wanted:
+                    yield convert.event_message(event)
+            if len(events) == WATCH_PAGE:
+                continue
+            while self._coordinator.last_event_seq <= after:
+                if self._coordinator.stopped is not None:
+                    await context.abort(
+                        grpc.StatusCode.UNAVAILABLE, "the coordinator stopped; resume elsewhere"
+                    )
+                await asyncio.sleep(WATCH_POLL_S)
+
+    def _wanted(
+        self,
+        event: Event,
+        request: scheduler_pb2.WatchEventsRequest,
+        keys: dict[str, str | None],
+    ) -> bool:
+        if request.tenant and event.tenant != request.tenant:
+            return False
+        prefix = request.client_key_prefix
+        if not prefix:
+            return True
+        if event.job_id is None:
+            return False
+        if event.job_id not in keys:
+            keys[event.job_id] = self._coordinator.job(event.job_id).client_key
+        key = keys[event.job_id]
+        return key is not None and key.startswith(prefix)
 
     def _job(self, record: JobRecord) -> scheduler_pb2.Job:
         reason = None

@@ -189,6 +189,9 @@ class Coordinator:
         self._closing = threading.Event()
         self.last_tick: TickReport | None = None
         self.submit_transactions = 0  # store transactions that wrote submissions (group commits)
+        # The newest event in the store, for watchers to know when to read again without a
+        # query each.
+        self.last_event_seq = store.last_event_seq()
         self._committed_postings = len(ledger)  # a replayed ledger is all in the store
         self._refused: list[ExecutorEvent] = []  # launches the executor refused
 
@@ -378,6 +381,8 @@ class Coordinator:
             self._check_running()
             outcomes = self.store.submit(jobs, self.clock.now())
             self.submit_transactions += 1
+            if any(outcome.created for outcome in outcomes):
+                self.last_event_seq = self.store.last_event_seq()
             # Under the store lock: whoever sees the job in the store finds it in the inbox.
             self._inbox.extend(job for job, o in zip(jobs, outcomes, strict=True) if o.created)
         self._wake.set()
@@ -816,7 +821,7 @@ class Coordinator:
         )
         try:
             with self._store_lock:
-                self.store.commit(commit)
+                self.last_event_seq = self.store.commit(commit)
         except BaseException as exc:
             self._stopped = f"a commit failed: {exc!r}"
             raise

@@ -1,9 +1,11 @@
 """The Scheduler service over a real gRPC server on loopback, a coordinator on a SQLite file and
-the fake executor on a manual clock: submit, follow, page, cancel; bad requests answered with
-the status code and the field, changing nothing; health checking and reflection."""
+the fake executor on a manual clock: submit, follow, page, cancel, watch (live, resumed after a
+reconnect with no gap, filtered); bad requests answered with the status code and the field,
+changing nothing; health checking and reflection."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -304,3 +306,87 @@ def test_reflection_lists_the_scheduler_service(api: Served) -> None:
     )
     names = {s.name for reply in replies for s in reply.list_services_response.service}
     assert "gba.scheduler.v1.Scheduler" in names
+
+
+# ---------------------------------------------------------------------- watching
+
+
+def watch(api: Served, **fields: Any) -> Iterator[pb.JobEvent]:
+    stream: Iterator[pb.JobEvent] = api.scheduler.WatchEvents(
+        pb.WatchEventsRequest(**fields), timeout=30
+    )
+    return stream
+
+
+def test_a_watch_sees_a_job_live_and_resumes_after_a_reconnect_with_no_gap(
+    api: Served, world: World
+) -> None:
+    job = submit(api, key="w1").job_id
+    first: list[pb.JobEvent] = []
+    stream = api.scheduler.WatchEvents(pb.WatchEventsRequest(job_id=job), timeout=30)
+
+    def read_until(kind: str, into: list[pb.JobEvent], events: Any) -> None:
+        for one in events:
+            into.append(one)
+            if one.kind == kind:
+                return
+
+    reader = threading.Thread(target=read_until, args=("started", first, stream))
+    reader.start()
+    world.run()
+    world.run(1)
+    reader.join(30)
+    stream.cancel()  # the client goes away mid-run
+
+    world.run(1800)  # the job finishes while nobody watches
+    rest: list[pb.JobEvent] = []
+    read_until("succeeded", rest, watch(api, job_id=job, after_seq=first[-1].seq))
+
+    kinds = [e.kind for e in first + rest]
+    assert kinds == [
+        "submitted",
+        "admitted",
+        "started",
+        "progress",
+        "progress",
+        "progress",
+        "succeeded",
+    ]
+    stored = [e.seq for e in world.store.events(job_id=job)]
+    assert [e.seq for e in first + rest] == stored
+    admitted = first[1]
+    assert admitted.data["attempt"] == 1
+    assert admitted.data["workers"][0][1] == 8
+
+
+def everything_within(api: Served, seconds: float, **fields: Any) -> list[pb.JobEvent]:
+    """What a watch yields until its deadline ends it (a watch never ends by itself)."""
+    seen: list[pb.JobEvent] = []
+    stream = api.scheduler.WatchEvents(pb.WatchEventsRequest(**fields), timeout=seconds)
+    with pytest.raises(grpc.RpcError) as ended:
+        seen.extend(stream)
+    assert isinstance(ended.value, grpc.Call)
+    assert ended.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    return seen
+
+
+def test_watch_filters_by_tenant_and_job_set(api: Served, world: World) -> None:
+    in_set = [submit(api, key="sweep-7/a").job_id]
+    in_set.append(submit(api, tenant="t2", key="sweep-7/b", priority_class="low").job_id)
+    submit(api, key="other")
+    world.run()
+
+    of_t2 = everything_within(api, 1.5, tenant="t2")
+    of_set = everything_within(api, 1.5, client_key_prefix="sweep-7/")
+
+    assert of_t2 and {e.tenant for e in of_t2} == {"t2"}
+    assert [e.seq for e in of_t2] == [e.seq for e in world.store.events() if e.tenant == "t2"]
+    assert {e.job_id for e in of_set} == set(in_set)
+    assert [e.kind for e in of_set].count("submitted") == 2
+
+
+def test_a_negative_resume_point_is_refused(api: Served) -> None:
+    error = refused(lambda: list(watch(api, after_seq=-1)))
+
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (error.details() or "").startswith("after_seq: ")
