@@ -1,20 +1,83 @@
 """A real gRPC server on loopback around a coordinator, run on its own event-loop thread, so a
-test talks to it with ordinary blocking stubs while it drives the coordinator's clock."""
+test talks to it with ordinary blocking stubs while it drives the coordinator's clock.
+
+`Served.scheduler` calls as an operator; `Served.as_(token)` gives a stub that presents any
+token (None: none), e.g. `served.as_(tenant_token("t1"))`."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import grpc
 
+from scheduler.api.auth import AUTHORIZATION, TokenBook
 from scheduler.api.server import Server
 from scheduler.api.v1 import scheduler_pb2_grpc
+from scheduler.domain.principals import Principal
 from scheduler.service.coordinator import Coordinator
 
 START_TIMEOUT_S = 30
 READY_TIMEOUT_S = 30  # a `gbasched serve` child process imports, opens and recovers first
+OPERATOR_TOKEN = "operator-token"
+# The demo tokens of deploy/auth/demo-tokens.toml, for tests of `gbasched serve` on the sample.
+DEMO_OPERATOR = "demo-operator"
+
+
+def demo_token(tenant: str) -> str:
+    return f"demo-{tenant}"
+
+
+def tenant_token(tenant: str) -> str:
+    return f"token-of-{tenant}"
+
+
+def a_token_book(*tenants: str) -> TokenBook:
+    """An operator (`OPERATOR_TOKEN`) and one principal per tenant (`tenant_token(t)`)."""
+    tokens = {OPERATOR_TOKEN: Principal("ops", None, operator=True)}
+    tokens.update({tenant_token(t): Principal(f"{t}-ci", t, operator=False) for t in tenants})
+    return TokenBook.of(tokens)
+
+
+def with_bearer(metadata: Iterable[tuple[str, str]] | None, token: str) -> list[tuple[str, str]]:
+    return [*(metadata or ()), (AUTHORIZATION, f"Bearer {token}")]
+
+
+class _Details(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call of a channel."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def _details(self, details: Any) -> _Details:
+        return _Details(
+            details.method,
+            details.timeout,
+            with_bearer(details.metadata, self.token),
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(self, proceed: Callable[..., Any], details: Any, request: Any) -> Any:
+        return proceed(self._details(details), request)
+
+    def intercept_unary_stream(
+        self, proceed: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return proceed(self._details(details), request)
 
 
 def free_port() -> int:
@@ -25,17 +88,24 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, coordinator: Coordinator) -> None:
+    def __init__(self, coordinator: Coordinator, tokens: TokenBook) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
         self.thread.start()
         started = asyncio.run_coroutine_threadsafe(
-            Server.start(coordinator, "127.0.0.1:0"), self.loop
+            Server.start(coordinator, "127.0.0.1:0", tokens), self.loop
         )
         self.server = started.result(START_TIMEOUT_S)
         self.address = f"127.0.0.1:{self.server.port}"
         self.channel = grpc.insecure_channel(self.address)
-        self.scheduler = scheduler_pb2_grpc.SchedulerStub(self.channel)
+        self.scheduler = self.as_(OPERATOR_TOKEN)
+
+    def as_(self, token: str | None) -> scheduler_pb2_grpc.SchedulerStub:
+        """A stub whose calls present `token` (None: no credentials at all)."""
+        if token is None:
+            return scheduler_pb2_grpc.SchedulerStub(self.channel)
+        channel = grpc.intercept_channel(self.channel, _Bearer(token))
+        return scheduler_pb2_grpc.SchedulerStub(channel)
 
     def close(self) -> None:
         self.channel.close()

@@ -62,15 +62,16 @@ def jurisdiction_number(zone: Jurisdiction) -> common_pb2.Jurisdiction:
     return cast(common_pb2.Jurisdiction, number)
 
 
-def job_request(message: scheduler_pb2.SubmitJobRequest, field: str) -> JobRequest:
-    """A submission as the domain's request; errors name `<field>spec.…` (`field` is a
+def job_request(message: scheduler_pb2.SubmitJobRequest, field: str, tenant: str) -> JobRequest:
+    """A submission for `tenant` (the one the caller may submit as, resolved from
+    `message.tenant`) as the domain's request; errors name `<field>spec.…` (`field` is a
     prefix: empty, or `jobs[3].`)."""
     spec = message.spec
     where = f"{field}spec"
     if not message.HasField("spec"):
         raise InvalidField(where, "is required")
     return JobRequest(
-        tenant=message.tenant,
+        tenant=tenant,
         workers=spec.workers,
         per_worker=spec.per_worker,
         walltime_s=spec.walltime_s,

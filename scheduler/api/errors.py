@@ -10,12 +10,15 @@ from __future__ import annotations
 import grpc
 
 from scheduler.domain.errors import DomainError, InvalidField, UnknownReference
+from scheduler.domain.principals import PermissionDenied, Unauthenticated
 from scheduler.domain.requests import PriorityNotAllowed
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
 from scheduler.store.errors import StoreError, UnknownJob
 
 # First match wins: subclasses before their bases.
 STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (PriorityNotAllowed, grpc.StatusCode.PERMISSION_DENIED),
     (UnknownJob, grpc.StatusCode.NOT_FOUND),
     (UnknownReference, grpc.StatusCode.INVALID_ARGUMENT),

@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from scheduler.api.auth import TokenBook
 from scheduler.api.servicers import SchedulerServicer
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.service.coordinator import Coordinator
@@ -17,7 +18,8 @@ SCHEDULER_SERVICE = scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"].full_
 
 
 class Server:
-    """`await Server.start(coordinator, "127.0.0.1:0")`; `port` is the one bound."""
+    """`await Server.start(coordinator, "127.0.0.1:0", tokens)`; `port` is the one bound. Every
+    Scheduler call must present a token of `tokens`; health checking and reflection are open."""
 
     def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
         self.server = server
@@ -25,7 +27,9 @@ class Server:
         self._blocking = blocking
 
     @classmethod
-    async def start(cls, coordinator: Coordinator, address: str, workers: int = 64) -> Server:
+    async def start(
+        cls, coordinator: Coordinator, address: str, tokens: TokenBook, workers: int = 64
+    ) -> Server:
         # Submissions block until their group commit is durable: a pool wide enough that many
         # wait together is what lets group commit batch them.
         blocking = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
@@ -36,7 +40,7 @@ class Server:
             ]
         )
         scheduler_pb2_grpc.add_SchedulerServicer_to_server(
-            SchedulerServicer(coordinator, blocking), server
+            SchedulerServicer(coordinator, blocking, tokens), server
         )
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)

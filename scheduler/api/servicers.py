@@ -4,9 +4,13 @@ The coordinator's calls block (a submission waits for its group commit to be dur
 run on a thread pool, never on the event loop. Errors rise from the domain and are answered by
 `errors.status_of`.
 
-Partial: `SubmitJob`, `SubmitJobs`, `GetJob`, `ListJobs`, `CancelJob` and `WatchEvents` are
-served; the admin service and authentication (bearer tokens mapped to tenants and operators)
-are not built yet, so the server listens on loopback only (see `scheduler.cli.serve`).
+Every call is authenticated first (a bearer token, see `auth.TokenBook`), then checked against
+what its principal may do (`Principal`: a tenant submits, reads and cancels only its own jobs, an
+operator every tenant's), then made. Another tenant's job is answered exactly as an unknown one
+(NOT_FOUND), so a tenant cannot learn that it exists.
+
+Partial: the admin service is not built yet, and there is no TLS yet, so the server listens on
+loopback only (see `scheduler.cli.serve`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from typing import Any, TypeVar
 import grpc
 
 from scheduler.api import convert
+from scheduler.api.auth import TokenBook
 from scheduler.api.errors import status_of
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
+from scheduler.domain.principals import Principal
 from scheduler.service.coordinator import Coordinator
+from scheduler.service.errors import unknown_job_message
 from scheduler.store.errors import UnknownJob
 from scheduler.store.records import Event, JobRecord
 
@@ -40,9 +47,20 @@ MAX_PAGE = 1000
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
-    def __init__(self, coordinator: Coordinator, blocking: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, coordinator: Coordinator, blocking: ThreadPoolExecutor, tokens: TokenBook
+    ) -> None:
         self._coordinator = coordinator
         self._blocking = blocking
+        self._tokens = tokens
+
+    async def _principal(self, context: Context) -> Principal:
+        """The caller, or the call ends UNAUTHENTICATED."""
+        try:
+            return self._tokens.authenticate(context.invocation_metadata())
+        except Exception as exc:
+            await context.abort(status_of(exc), str(exc))
+            raise
 
     async def _call(self, context: Context, work: Callable[[], T]) -> T:
         try:
@@ -57,8 +75,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
     async def SubmitJob(
         self, request: scheduler_pb2.SubmitJobRequest, context: Context
     ) -> scheduler_pb2.SubmitJobResponse:
+        principal = await self._principal(context)
+
         def work() -> scheduler_pb2.SubmitJobResponse:
-            job_request = convert.job_request(request, "")
+            tenant = principal.tenant_to_submit_as(request.tenant, "tenant")
+            job_request = convert.job_request(request, "", tenant)
             try:
                 [outcome] = self._coordinator.submit([job_request])
             except InvalidField as exc:
@@ -70,9 +91,16 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
     async def SubmitJobs(
         self, request: scheduler_pb2.SubmitJobsRequest, context: Context
     ) -> scheduler_pb2.SubmitJobsResponse:
+        principal = await self._principal(context)
+
         def work() -> scheduler_pb2.SubmitJobsResponse:
             requests = [
-                convert.job_request(one, f"jobs[{i}].") for i, one in enumerate(request.jobs)
+                convert.job_request(
+                    one,
+                    f"jobs[{i}].",
+                    principal.tenant_to_submit_as(one.tenant, f"jobs[{i}].tenant"),
+                )
+                for i, one in enumerate(request.jobs)
             ]
             try:
                 outcomes = self._coordinator.submit(requests)
@@ -91,12 +119,16 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
     async def GetJob(
         self, request: scheduler_pb2.GetJobRequest, context: Context
     ) -> scheduler_pb2.Job:
-        return await self._call(context, lambda: self._job(self._coordinator.job(request.job_id)))
+        principal = await self._principal(context)
+        return await self._call(context, lambda: self._job(self._own(principal, request.job_id)))
 
     async def ListJobs(
         self, request: scheduler_pb2.ListJobsRequest, context: Context
     ) -> scheduler_pb2.ListJobsResponse:
+        principal = await self._principal(context)
+
         def work() -> scheduler_pb2.ListJobsResponse:
+            tenant = principal.tenant_to_read(request.tenant, "tenant")
             size = request.page_size or DEFAULT_PAGE
             if not 0 < size <= MAX_PAGE:
                 raise InvalidField("page_size", f"must be between 1 and {MAX_PAGE}")
@@ -104,8 +136,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
                 convert.job_states(request.states, "states") if request.states else None
             )
             try:
+                if request.page_token:  # another tenant's job id is no token for this caller
+                    self._own(principal, request.page_token)
                 records = self._coordinator.jobs(
-                    tenant=request.tenant or None,
+                    tenant=tenant,
                     states=states,
                     after_id=request.page_token or None,
                     limit=size + 1,
@@ -124,8 +158,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
     async def CancelJob(
         self, request: scheduler_pb2.CancelJobRequest, context: Context
     ) -> scheduler_pb2.CancelJobResponse:
+        principal = await self._principal(context)
+
         def work() -> scheduler_pb2.CancelJobResponse:
-            record = self._coordinator.cancel(request.job_id, actor="api")
+            self._own(principal, request.job_id)
+            record = self._coordinator.cancel(request.job_id, actor=principal.name)
             return scheduler_pb2.CancelJobResponse(job=self._job(record))
 
         return await self._call(context, work)
@@ -136,7 +173,13 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
         """The log from `after_seq` on, then new events as they are committed, until the
         caller hangs up. It reads the store in pages and, once caught up, looks at the
         coordinator's newest event number every `WATCH_POLL_S` (no thread is held while it
-        waits)."""
+        waits). A tenant sees only its own jobs' events; events about no job are an operator's."""
+        principal = await self._principal(context)
+        try:
+            tenant = principal.tenant_to_read(request.tenant, "tenant")
+        except Exception as exc:
+            await context.abort(status_of(exc), str(exc))
+            raise
         if request.after_seq < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after_seq: must not be negative")
         after = request.after_seq
@@ -145,7 +188,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
 
         def page(after_seq: int) -> list[tuple[Event, bool]]:
             events = self._coordinator.events(after_seq, job_id=job_id, limit=WATCH_PAGE)
-            return [(event, self._wanted(event, request, keys)) for event in events]
+            return [(event, self._wanted(event, tenant, request, keys)) for event in events]
 
         while True:
             events = await self._call(context, functools.partial(page, after))
@@ -165,10 +208,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
     def _wanted(
         self,
         event: Event,
+        tenant: str | None,
         request: scheduler_pb2.WatchEventsRequest,
         keys: dict[str, str | None],
     ) -> bool:
-        if request.tenant and event.tenant != request.tenant:
+        if tenant is not None and event.tenant != tenant:
             return False
         prefix = request.client_key_prefix
         if not prefix:
@@ -179,6 +223,14 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
             keys[event.job_id] = self._coordinator.job(event.job_id).client_key
         key = keys[event.job_id]
         return key is not None and key.startswith(prefix)
+
+    def _own(self, principal: Principal, job_id: str) -> JobRecord:
+        """The job, if the caller may see it; another tenant's job is `UnknownJob` with the
+        message an unknown id gets, so that a tenant cannot tell the two apart."""
+        record = self._coordinator.job(job_id)
+        if not principal.sees(record.job.tenant):
+            raise UnknownJob(unknown_job_message(job_id))
+        return record
 
     def _job(self, record: JobRecord) -> scheduler_pb2.Job:
         reason = None

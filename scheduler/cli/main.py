@@ -8,12 +8,12 @@ import argparse
 import sys
 from typing import NoReturn
 
-from scheduler.cli import cycle, money, policies, pool, serve
+from scheduler.cli import cycle, money, policies, pool, serve, token
 from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, money, cycle, serve)
+COMMANDS = (pool, policies, money, cycle, serve, token)
 USAGE_STATUS = 2
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 SAMPLE_POOL = Path("deploy/pools/gba-sample.toml")
 SAMPLE_PROGRAMS = Path("deploy/programs/gba-sample.toml")
+DEMO_TOKENS = Path("deploy/auth/demo-tokens.toml")
 
 
 def default_pool_path() -> Path:
@@ -17,6 +18,20 @@ def default_pool_path() -> Path:
 def default_programs_path() -> Path:
     """The sample programs, found as the sample pool is."""
     return _sample(SAMPLE_PROGRAMS)
+
+
+def default_tokens_path() -> Path:
+    """The public demo tokens (for the sample pool, on a developer's machine only), found as
+    the sample pool is."""
+    return _sample(DEMO_TOKENS)
+
+
+def is_demo_tokens(path: Path) -> bool:
+    """Whether `path` is the shipped demo tokens file (whose tokens everyone knows)."""
+    try:
+        return path.resolve() == default_tokens_path().resolve()
+    except OSError:
+        return False
 
 
 def _sample(path: Path) -> Path:

@@ -5,7 +5,10 @@ file in the current directory and the fake executor (attempts "run" for `--fake-
 seconds by the wall clock; the Ray executor comes in its own issue). A restart on the same
 database recovers every acknowledged job.
 
-Authentication is not built yet, so the server listens on loopback addresses only.
+Every Scheduler call must carry a bearer token of the `--tokens` file (by default the public
+demo tokens of `deploy/auth/demo-tokens.toml`, with a warning). There is no TLS yet, and a
+bearer token must not cross a network in clear text, so the server listens on loopback
+addresses only.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ import signal
 import sys
 from pathlib import Path
 
+from scheduler.api.auth import TokenBook
 from scheduler.api.server import Server
 from scheduler.cli.errors import CommandError
-from scheduler.cli.paths import default_pool_path, default_programs_path
+from scheduler.cli.paths import (
+    default_pool_path,
+    default_programs_path,
+    default_tokens_path,
+    is_demo_tokens,
+)
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.clock import SystemClock
@@ -47,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="programs TOML (default: the sample's, when the pool is the sample)",
     )
+    parser.add_argument(
+        "--tokens",
+        type=Path,
+        default=None,
+        help="API tokens TOML (default: the public demo tokens; never for a real pool)",
+    )
     parser.add_argument("--db", type=Path, default=Path("gbasched.db"), help="SQLite file")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=50051, help="0 picks a free port")
@@ -62,7 +77,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     if not ipaddress.ip_address(args.host).is_loopback:
-        raise InvalidField("--host", "must be a loopback address until authentication lands")
+        raise InvalidField(
+            "--host",
+            "must be a loopback address until TLS lands (bearer tokens must not cross a "
+            "network in clear text)",
+        )
     if not 0 <= args.port <= 65535:
         raise InvalidField("--port", "must be between 0 and 65535")
     if args.fake_runtime_s < 1:
@@ -70,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     pool = load_pool(args.config or default_pool_path())
     programs_path = args.programs or (default_programs_path() if args.config is None else None)
     programs = load_programs(programs_path, pool) if programs_path is not None else None
+    tokens_path: Path = args.tokens or default_tokens_path()
+    tokens = TokenBook.load(tokens_path, pool)
     half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
     spec = args.policy or pool.policy or f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
     policy = resolve_policy(spec, half_life, field="--policy" if args.policy else "pool.policy")
@@ -91,13 +112,22 @@ def run(args: argparse.Namespace) -> int:
         )
         try:
             coordinator.start()
-            return asyncio.run(_serve(coordinator, f"{args.host}:{args.port}", args.db))
+            if is_demo_tokens(tokens_path):
+                print(
+                    f"gbasched: warning: using the demo tokens of {tokens_path}: they are "
+                    "public; never use them for a real pool (make real ones with "
+                    "`gbasched token new` and pass --tokens)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            address = f"{args.host}:{args.port}"
+            return asyncio.run(_serve(coordinator, address, tokens, args.db))
         finally:
             coordinator.close()
 
 
-async def _serve(coordinator: Coordinator, address: str, db: Path) -> int:
-    server = await Server.start(coordinator, address)
+async def _serve(coordinator: Coordinator, address: str, tokens: TokenBook, db: Path) -> int:
+    server = await Server.start(coordinator, address, tokens)
     host = address.rpartition(":")[0]
     print(f"gbasched: serving on {host}:{server.port} (store {db})", flush=True)
     done = asyncio.Event()

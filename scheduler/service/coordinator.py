@@ -56,7 +56,7 @@ from scheduler.policy.registry import Policy
 from scheduler.service import event_kinds as ek
 from scheduler.service.billing import close_attempt
 from scheduler.service.bootstrap import load_world
-from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
+from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded, unknown_job_message
 from scheduler.service.settings import CoordinatorSettings
 from scheduler.service.submissions import GroupCommit
 from scheduler.service.writes import Launch, Stop, Writes
@@ -441,7 +441,7 @@ class Coordinator:
         with self._store_lock:
             record = self.store.job(job_id)
         if record is None:
-            raise UnknownJob(f"job_id: no job {job_id!r}")
+            raise UnknownJob(unknown_job_message(job_id))
         return record
 
     def pending_reason(self, job_id: str) -> Reason | None:

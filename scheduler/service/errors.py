@@ -22,3 +22,8 @@ class JobAlreadyEnded(CoordinatorError):
         super().__init__(f"job {job_id} already ended ({state})")
         self.job_id = job_id
         self.state = state
+
+
+def unknown_job_message(job_id: str) -> str:
+    """What a lookup of a job that does not exist (or that the caller may not see) says."""
+    return f"job_id: no job {job_id!r}"

@@ -1,7 +1,8 @@
 """The Scheduler service over a real gRPC server on loopback, a coordinator on a SQLite file and
 the fake executor on a manual clock: submit, follow, page, cancel, watch (live, resumed after a
 reconnect with no gap, filtered); bad requests answered with the status code and the field,
-changing nothing; health checking and reflection."""
+changing nothing; health checking and reflection (open without a token). Calls are made as an
+operator unless a test says otherwise; who may do what is in test_api_auth.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from scheduler.api.servicers import wire_path
 from scheduler.api.v1 import common_pb2
 from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.store.sqlite import SqliteStore
-from tests.api_builders import Served
+from tests.api_builders import Served, a_token_book, tenant_token
 from tests.builders import ASCEND, a_pool, a_tenant
 from tests.service_builders import World, a_world
 
@@ -43,7 +44,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def api(world: World) -> Iterator[Served]:
-    served = Served(world.coordinator)
+    served = Served(world.coordinator, a_token_book("t1", "t2"))
     yield served
     served.close()
 
@@ -78,10 +79,12 @@ def refused(call: Any, *args: Any) -> grpc.Call:
 
 
 def test_a_submitted_job_is_followed_from_queued_to_succeeded(api: Served, world: World) -> None:
-    reply = submit(api, key="k1")
+    t1 = api.as_(tenant_token("t1"))
+    request = pb.SubmitJobRequest(client_key="k1", spec=spec())  # no tenant: the caller's own
+    reply = t1.SubmitJob(request)
     assert reply.created
 
-    job = api.scheduler.GetJob(pb.GetJobRequest(job_id=reply.job_id))
+    job = t1.GetJob(pb.GetJobRequest(job_id=reply.job_id))
     assert job.state == common_pb2.JOB_STATE_QUEUED
     assert (job.tenant, job.client_key, job.spec.workers) == ("t1", "k1", 1)
 

@@ -1,6 +1,7 @@
 """`gbasched serve` as a user runs it: it starts on the sample pool, answers, stops cleanly on
 SIGTERM and carries on after a restart; a database that is not ours is refused and left as it
-was; a non-loopback address is refused until authentication exists."""
+was; a non-loopback address is refused until TLS exists; calls need one of the demo tokens (and
+the server says they are public); a bad tokens file is refused naming the file and the key."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import sys
 from pathlib import Path
 
 import grpc
+import pytest
 
+from scheduler.api.auth import bearer
 from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.api.v1 import scheduler_pb2_grpc
-from tests.api_builders import READY_TIMEOUT_S, free_port
+from tests.api_builders import READY_TIMEOUT_S, demo_token, free_port
 
 SERVE = [sys.executable, "-m", "scheduler.cli", "serve"]
 
@@ -50,11 +53,22 @@ def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path)
     assert db.read_bytes() == before
 
 
-def test_a_public_address_is_refused_until_authentication_exists(tmp_path: Path) -> None:
+def test_a_public_address_is_refused_until_tls_exists(tmp_path: Path) -> None:
     done = run_serve("--db", str(tmp_path / "x.db"), "--host", "0.0.0.0")
 
     assert done.returncode == 2
-    assert "--host: must be a loopback address" in done.stderr
+    assert "--host: must be a loopback address until TLS lands" in done.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_bad_tokens_file_is_refused_naming_the_file_and_key(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text('[tokens.ci]\nsha256 = "' + "0" * 64 + '"\ntenant = "nobody"\n')
+
+    done = run_serve("--db", str(tmp_path / "x.db"), "--tokens", str(tokens), "--port", "0")
+
+    assert done.returncode == 2
+    assert f"gbasched: error: {tokens}: tokens.ci.tenant: unknown tenant 'nobody'" in done.stderr
     assert not (tmp_path / "x.db").exists()
 
 
@@ -64,7 +78,6 @@ def test_serve_answers_stops_on_sigterm_and_keeps_its_jobs_across_a_restart(
     db = tmp_path / "pool.db"
     port = free_port()
     request = pb.SubmitJobRequest(
-        tenant="bay-natlab-fm",
         client_key="restart-1",
         spec=pb.JobSpec(
             workers=1,
@@ -85,12 +98,19 @@ def test_serve_answers_stops_on_sigterm_and_keeps_its_jobs_across_a_restart(
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
             stub = scheduler_pb2_grpc.SchedulerStub(channel)
-            job_ids.append(stub.SubmitJob(request).job_id)
-            listed = stub.ListJobs(pb.ListJobsRequest()).jobs
+            with pytest.raises(grpc.RpcError) as anonymous:
+                stub.ListJobs(pb.ListJobsRequest())
+            assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED
+            tenant = bearer(demo_token("bay-natlab-fm"))
+            job_ids.append(stub.SubmitJob(request, metadata=tenant).job_id)
+            listed = stub.ListJobs(pb.ListJobsRequest(), metadata=tenant).jobs
             assert [job.id for job in listed] == job_ids[:1]
+            other = stub.ListJobs(pb.ListJobsRequest(), metadata=bearer(demo_token("hku-ml")))
+            assert list(other.jobs) == []
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
         assert process.returncode == 0, output
         assert f"serving on 127.0.0.1:{port}" in output
+        assert "demo tokens" in output and "public" in output
 
     assert job_ids[0] == job_ids[1]  # the key was remembered across the restart

@@ -22,6 +22,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from scheduler.api.auth import bearer
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.cli.paths import default_pool_path, default_programs_path
 from scheduler.config.pool_toml import load_pool
@@ -32,7 +33,7 @@ from scheduler.ledger.flows import open_attempts
 from scheduler.sim.workload import synthetic_jobs
 from scheduler.store.records import JobRecord
 from scheduler.store.sqlite import SqliteStore
-from tests.api_builders import READY_TIMEOUT_S, free_port
+from tests.api_builders import DEMO_OPERATOR, READY_TIMEOUT_S, free_port
 
 JOBS = 3_000
 BATCH = 50
@@ -41,6 +42,7 @@ SINGLES = 600  # of JOBS, submitted one per call
 KILLS = 4
 SEED = 20_261_123
 RPC_TIMEOUT_S = 10
+OPERATOR = bearer(DEMO_OPERATOR)  # submits for every tenant of the sample pool
 
 
 class Coordinator:
@@ -133,10 +135,12 @@ class Client:
         while True:
             try:
                 if len(batch) == 1:
-                    results = [self.stub.SubmitJob(batch[0], timeout=RPC_TIMEOUT_S)]
+                    one = self.stub.SubmitJob(batch[0], timeout=RPC_TIMEOUT_S, metadata=OPERATOR)
+                    results = [one]
                 else:
                     many = scheduler_pb2.SubmitJobsRequest(jobs=batch)
-                    results = list(self.stub.SubmitJobs(many, timeout=RPC_TIMEOUT_S).results)
+                    reply = self.stub.SubmitJobs(many, timeout=RPC_TIMEOUT_S, metadata=OPERATOR)
+                    results = list(reply.results)
                 break
             except grpc.RpcError as exc:
                 assert isinstance(exc, grpc.Call)
