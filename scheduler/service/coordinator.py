@@ -8,9 +8,9 @@
     act:   stop victims and cancelled attempts, launch admitted ones: only after the commit,
            so a crash in between leaves the store ahead of the executor, which recovery repairs
 
-Threads. Submissions never take the tick's lock: they are validated against the pool and written
-by the group-commit thread while a cycle runs; the tick takes them from the inbox at its next
-start. The store is shared by both and every call on it holds `_store_lock`. Cancel and the
+Threads. Submissions never take the tick's lock: they are validated against the pool and
+group-committed on their callers' threads while a cycle runs; the tick takes them from the inbox
+at its next start (4. runs only when something the cycle would see changed). The store is shared by both and every call on it holds `_store_lock`. Cancel and the
 tick share `_core_lock` (the cluster state, the ledger and the active records are theirs).
 
 Crash-only. If a commit fails, memory no longer matches the store: the coordinator stops taking
