@@ -2,16 +2,17 @@
 
 Enums map by name (`JURISDICTION_HONG_KONG` <-> `Jurisdiction.HONG_KONG`); an `_UNSPECIFIED` or
 unknown number is refused naming the field. Integers the domain keeps unbounded are checked
-against what the wire can carry.
+against what the wire can carry. The server reads requests and writes replies; the client
+(`scheduler.api.client`) writes requests and reads replies with `placement` and `event_data`.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from google.protobuf.json_format import ParseDict
+from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.struct_pb2 import Struct
 
 from scheduler.api.v1 import common_pb2, scheduler_pb2
@@ -155,6 +156,36 @@ def event_message(event: Event) -> scheduler_pb2.JobEvent:
         tenant=event.tenant or "",
         data=data,
     )
+
+
+def placement(message: common_pb2.Placement, field: str) -> Placement:
+    """A placement as the API sent it, back as the domain's value."""
+    return Placement(
+        model=message.model,
+        zone=jurisdiction(message.zone, f"{field}.zone"),
+        workers=tuple((w.node, w.accelerators) for w in message.workers),
+        approval=message.approval or None,
+    )
+
+
+# Struct numbers are doubles; integers round-trip exactly up to 2^53.
+_EXACT = 2**53
+
+
+def event_data(data: Struct) -> dict[str, Any]:
+    """An event's details as plain JSON values, integral numbers back as ints."""
+    plain: dict[str, Any] = _integral(MessageToDict(data))
+    return plain
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 def job_states(numbers: Iterable[int], field: str) -> list[JobState]:

@@ -10,8 +10,9 @@
 
 Threads. Submissions never take the tick's lock: they are validated against the pool and
 group-committed on their callers' threads while a cycle runs; the tick takes them from the inbox
-at its next start (4. runs only when something the cycle would see changed). The store is shared by both and every call on it holds `_store_lock`. Cancel and the
-tick share `_core_lock` (the cluster state, the ledger and the active records are theirs).
+at its next start (4. runs only when something the cycle would see changed). The store is
+shared by both and every call on it holds `_store_lock`. Cancel and the tick share
+`_core_lock` (the cluster state, the ledger and the active records are theirs).
 
 Crash-only. If a commit fails, memory no longer matches the store: the coordinator stops taking
 work (`CoordinatorStopped`) and must be restarted, and `open` rebuilds everything from the store

@@ -1,0 +1,115 @@
+"""What the client commands (`submit`, `jobs`, `job`, `cancel`, `watch`) share: the server's
+address and the API token, a client whose errors become `gbasched: error: <STATUS>: <details>`
+with status 1, and how jobs and events look as JSON and as table cells."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from scheduler.api.client import (
+    DEFAULT_ADDRESS,
+    ApiError,
+    EventView,
+    JobView,
+    SchedulerClient,
+)
+from scheduler.cli.errors import CommandError
+from scheduler.domain.jobs import Placement
+
+TOKEN_ENV = "GBASCHED_TOKEN"
+API_ERROR_STATUS = 1
+NO_TOKEN_STATUS = 2
+
+
+def add_connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        metavar="HOST:PORT",
+        help=f"the server (loopback only until TLS lands; default: {DEFAULT_ADDRESS})",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help=f"API bearer token (default: the environment variable {TOKEN_ENV})",
+    )
+
+
+def token_of(args: argparse.Namespace) -> str:
+    """`--token`, else $GBASCHED_TOKEN; a CommandError naming both when neither is set."""
+    token: str | None = args.token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise CommandError(
+            f"no API token: pass --token TOKEN or set the environment variable {TOKEN_ENV} "
+            f"(e.g. `export {TOKEN_ENV}=demo-hku-ml` for the demo server)",
+            NO_TOKEN_STATUS,
+        )
+    return token
+
+
+@contextlib.contextmanager
+def connected(args: argparse.Namespace) -> Iterator[SchedulerClient]:
+    """A client for the command's `--address` and token; an ApiError raised inside becomes a
+    CommandError `<STATUS>: <details>` with status 1."""
+    token = token_of(args)
+    try:
+        with SchedulerClient(args.address, token) as client:
+            yield client
+    except ApiError as exc:
+        raise CommandError(f"{exc.code}: {exc.details}", API_ERROR_STATUS) from None
+
+
+def placement_json(placement: Placement | None) -> dict[str, Any] | None:
+    if placement is None:
+        return None
+    return {
+        "model": placement.model,
+        "zone": placement.zone.value,
+        "workers": [{"node": node, "accelerators": n} for node, n in placement.workers],
+        "approval": placement.approval,
+    }
+
+
+def job_json(job: JobView) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "tenant": job.tenant,
+        "state": job.state.value,
+        "attempt": job.attempt,
+        "failures": job.failures,
+        "workers": job.workers,
+        "per_worker": job.per_worker,
+        "priority_class": job.priority_class,
+        "accepted_models": list(job.accepted_models),
+        "placement": placement_json(job.placement),
+        "reason_code": job.reason_code,
+        "reason": job.reason,
+        "client_key": job.client_key,
+        "submitted_at": job.submitted_at,
+        "started_at": job.started_at,
+        "ended_at": job.ended_at,
+        "updated_at": job.updated_at,
+    }
+
+
+def event_json(event: EventView) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.kind,
+        "job_id": event.job_id,
+        "tenant": event.tenant,
+        "data": dict(event.data),
+    }
+
+
+def when(epoch_s: int | None) -> str:
+    """Epoch seconds as `2026-03-01 08:00:00Z`; empty for None."""
+    if epoch_s is None:
+        return ""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
