@@ -38,7 +38,7 @@ from typing import Any
 from scheduler.domain.clock import Clock
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import Job, JobState, RunningJob
-from scheduler.domain.nodes import NodeState
+from scheduler.domain.nodes import Node, NodeState
 from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest, to_job
 from scheduler.engine.cycle import run_cycle
@@ -62,7 +62,7 @@ from scheduler.service.settings import CoordinatorSettings
 from scheduler.service.submissions import GroupCommit
 from scheduler.service.writes import Launch, Stop, Writes
 from scheduler.store.base import Store
-from scheduler.store.errors import UnknownJob
+from scheduler.store.errors import UnknownJob, UnknownNode
 from scheduler.store.records import (
     SCHEDULER,
     Commit,
@@ -435,6 +435,36 @@ class Coordinator:
             self._act(writes)
             self._changed = True
             return self.job(job_id)
+
+    # ------------------------------------------------------------------ operating the pool
+
+    def set_node_state(self, node_id: str, state: NodeState, actor: str) -> Node:
+        """Cordon, drain, take down or bring up a node (audited with `actor`). Cordoned and
+        draining nodes keep their work and take no new work; taking a node down stops the
+        attempts on it, which are queued again without counting as failures. (A draining node
+        is not yet taken down by itself when its work ends.) Raises UnknownNode."""
+        with self._core_lock:
+            self._check_running()
+            if node_id not in self.pool.nodes:
+                raise UnknownNode(f"node_id: no node {node_id!r} in the pool")
+            now = self.clock.now()
+            writes = Writes(now)
+            self._take_reports(writes)
+            with self._store_lock:
+                node = self.store.set_node_state(node_id, state, now, actor)
+            self.pool = replace(self.pool, nodes={**self.pool.nodes, node_id: node})
+            self.state.set_node_state(node_id, state)
+            if state is NodeState.DOWN:
+                for record in self.records.values():
+                    on_it = record.placement is not None and node_id in record.placement.nodes
+                    if on_it and record.state in HOLDING:
+                        writes.stops.append(
+                            Stop(record.id, record.attempt, StopReason.NODE_DRAINED)
+                        )
+            self._commit(writes)
+            self._act(writes)
+            self._changed = True
+            return node
 
     # ------------------------------------------------------------------ reading
 
@@ -858,7 +888,8 @@ class Coordinator:
         if node_id not in self.pool.nodes:
             return
         with self._store_lock:
-            self.store.set_node_state(node_id, NodeState.DOWN, at, SCHEDULER)
+            node = self.store.set_node_state(node_id, NodeState.DOWN, at, SCHEDULER)
+        self.pool = replace(self.pool, nodes={**self.pool.nodes, node_id: node})
         self.state.set_node_state(node_id, NodeState.DOWN)
         self._changed = True
 

@@ -19,7 +19,7 @@ from scheduler.executor.fake import FakeExecutor
 from scheduler.ledger.book import AccountKind, Ledger
 from scheduler.ledger.flows import open_attempts
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
-from scheduler.store.errors import UnknownJob
+from scheduler.store.errors import UnknownJob, UnknownNode
 from scheduler.store.memory import MemoryStore
 from tests.builders import ASCEND
 from tests.service_builders import a_world, money, small_pool
@@ -439,3 +439,50 @@ def test_fair_share_history_survives_a_restart() -> None:
     world.restart()
 
     assert world.coordinator.state.usage == before
+
+
+# ---------------------------------------------------------------------- operating nodes
+
+
+def test_a_cordoned_node_keeps_its_work_and_takes_no_more_until_it_is_up_again() -> None:
+    world = a_world(small_pool(nodes=1))
+    running = world.submit(per_worker=4)  # half the node: room is left
+    world.run()
+    node = world.store.nodes()[0].id
+
+    world.coordinator.set_node_state(node, NodeState.CORDONED, actor="ops@pool")
+    waiting = world.submit(per_worker=1)
+    world.run(1)
+
+    assert world.state(running) is RUNNING
+    assert world.state(waiting) is QUEUED
+    assert world.store.audit(action="node.state")[-1].actor == "ops@pool"
+    world.coordinator.set_node_state(node, NodeState.UP, actor="ops@pool")
+    world.run()
+    assert world.state(waiting) is ADMITTED
+
+
+def test_taking_a_node_down_requeues_its_work_without_counting_a_failure() -> None:
+    world = a_world(programs=money())
+    job = world.submit()
+    world.run()
+    world.run(60)
+    node = world.record(job).placement.workers[0][0]  # type: ignore[union-attr]
+
+    world.coordinator.set_node_state(node, NodeState.DOWN, actor="ops@pool")
+    world.run()
+
+    record = world.record(job)
+    assert record.failures == 0
+    assert record.attempt == 2  # queued again and admitted elsewhere at once
+    assert node not in record.placement.nodes  # type: ignore[union-attr]
+    assert "requeued" in world.kinds(job)
+    # Attempt 1 was billed for its 60 s: 8 × 60 s at 1000 fen/h.
+    assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 133
+
+
+def test_an_unknown_node_is_refused() -> None:
+    world = a_world()
+
+    with pytest.raises(UnknownNode):
+        world.coordinator.set_node_state("nowhere", NodeState.DOWN, actor="ops@pool")
