@@ -2,7 +2,8 @@
 test talks to it with ordinary blocking stubs while it drives the coordinator's clock.
 
 `Served.scheduler` calls as an operator; `Served.as_(token)` gives a stub that presents any
-token (None: none), e.g. `served.as_(tenant_token("t1"))`."""
+token (None: none), e.g. `served.as_(tenant_token("t1"))`. `Served.admin` and
+`Served.admin_as(token)` are the same for the Admin service."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import grpc
 
 from scheduler.api.auth import AUTHORIZATION, TokenBook
 from scheduler.api.server import Server
-from scheduler.api.v1 import scheduler_pb2_grpc
+from scheduler.api.v1 import admin_pb2_grpc, scheduler_pb2_grpc
 from scheduler.domain.principals import Principal
 from scheduler.service.coordinator import Coordinator
 
@@ -99,6 +100,7 @@ class Served:
         self.address = f"127.0.0.1:{self.server.port}"
         self.channel = grpc.insecure_channel(self.address)
         self.scheduler = self.as_(OPERATOR_TOKEN)
+        self.admin = self.admin_as(OPERATOR_TOKEN)
 
     def as_(self, token: str | None) -> scheduler_pb2_grpc.SchedulerStub:
         """A stub whose calls present `token` (None: no credentials at all)."""
@@ -106,6 +108,12 @@ class Served:
             return scheduler_pb2_grpc.SchedulerStub(self.channel)
         channel = grpc.intercept_channel(self.channel, _Bearer(token))
         return scheduler_pb2_grpc.SchedulerStub(channel)
+
+    def admin_as(self, token: str | None) -> admin_pb2_grpc.AdminStub:
+        """An Admin stub whose calls present `token` (None: no credentials at all)."""
+        if token is None:
+            return admin_pb2_grpc.AdminStub(self.channel)
+        return admin_pb2_grpc.AdminStub(grpc.intercept_channel(self.channel, _Bearer(token)))
 
     def close(self) -> None:
         self.channel.close()

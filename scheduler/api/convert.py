@@ -15,12 +15,26 @@ from typing import Any, TypeVar, cast
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.struct_pb2 import Struct
 
-from scheduler.api.v1 import common_pb2, scheduler_pb2
+from scheduler.api.v1 import admin_pb2, common_pb2, scheduler_pb2
+from scheduler.domain.accelerators import AcceleratorModel, Precision
+from scheduler.domain.capacity import (
+    GUANGDONG_TARGETS,
+    TFLOPS_PER_EFLOPS,
+    Breakdown,
+    CapacityReport,
+)
 from scheduler.domain.errors import InvalidField
-from scheduler.domain.geography import Jurisdiction
+from scheduler.domain.geography import City, Currency, Jurisdiction
 from scheduler.domain.jobs import JobState, Placement
+from scheduler.domain.money import Money
+from scheduler.domain.nodes import Node, NodeState, Owner, OwnerClass
+from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest
-from scheduler.store.records import Event, JobRecord
+from scheduler.domain.residency import Approval
+from scheduler.domain.tenants import PriorityClass, Tenant, TenantFlag
+from scheduler.ledger.programs import BASIS_POINTS, Program
+from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
+from scheduler.store.records import AuditRecord, Event, JobRecord
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -38,6 +52,9 @@ def _to_domain(kind: type[E], prefix: str, number: int, field: str) -> E:
 _ENUMS: dict[str, dict[int, str]] = {
     "JURISDICTION_": {v.number: v.name for v in common_pb2.Jurisdiction.DESCRIPTOR.values},
     "JOB_STATE_": {v.number: v.name for v in common_pb2.JobState.DESCRIPTOR.values},
+    "NODE_STATE_": {v.number: v.name for v in common_pb2.NodeState.DESCRIPTOR.values},
+    "CITY_": {v.number: v.name for v in common_pb2.City.DESCRIPTOR.values},
+    "USAGE_REPORT_KIND_": {v.number: v.name for v in admin_pb2.UsageReportKind.DESCRIPTOR.values},
 }
 
 
@@ -190,3 +207,319 @@ def _integral(value: Any) -> Any:
 
 def job_states(numbers: Iterable[int], field: str) -> list[JobState]:
     return [job_state(n, f"{field}[{i}]") for i, n in enumerate(numbers)]
+
+
+# ---------------------------------------------------------------------------- the Admin service
+
+
+class ReportKind(enum.StrEnum):
+    """The ledger reports `GetUsageReport` reads (`UsageReportKind` without its prefix)."""
+
+    PROGRAMS = "programs"
+    TENANTS = "tenants"
+    OWNERS = "owners"
+
+
+def node_state(number: int, field: str) -> NodeState:
+    return _to_domain(NodeState, "NODE_STATE_", number, field)
+
+
+def node_states(numbers: Iterable[int], field: str) -> list[NodeState]:
+    return [node_state(n, f"{field}[{i}]") for i, n in enumerate(numbers)]
+
+
+def city(number: int, field: str) -> City:
+    return _to_domain(City, "CITY_", number, field)
+
+
+def report_kinds(numbers: Iterable[int], field: str) -> list[ReportKind]:
+    return [
+        _to_domain(ReportKind, "USAGE_REPORT_KIND_", n, f"{field}[{i}]")
+        for i, n in enumerate(numbers)
+    ]
+
+
+def node_state_number(state: NodeState) -> common_pb2.NodeState:
+    return cast(common_pb2.NodeState, common_pb2.NodeState.Value(f"NODE_STATE_{state.name}"))
+
+
+def city_number(value: City) -> common_pb2.City:
+    return cast(common_pb2.City, common_pb2.City.Value(f"CITY_{value.name}"))
+
+
+def owner_class_number(value: OwnerClass) -> common_pb2.OwnerClass:
+    return cast(common_pb2.OwnerClass, common_pb2.OwnerClass.Value(f"OWNER_CLASS_{value.name}"))
+
+
+def currency_number(value: Currency) -> common_pb2.Currency:
+    return cast(common_pb2.Currency, common_pb2.Currency.Value(f"CURRENCY_{value.name}"))
+
+
+def precision_number(value: Precision) -> common_pb2.Precision:
+    return cast(common_pb2.Precision, common_pb2.Precision.Value(f"PRECISION_{value.name}"))
+
+
+def tenant_flag_numbers(flags: Iterable[TenantFlag]) -> list[common_pb2.TenantFlag]:
+    """In the order of the `TenantFlag` enum."""
+    order = list(TenantFlag)
+    return [
+        cast(common_pb2.TenantFlag, common_pb2.TenantFlag.Value(f"TENANT_FLAG_{flag.name}"))
+        for flag in sorted(flags, key=order.index)
+    ]
+
+
+def money_message(money: Money) -> common_pb2.Money:
+    return common_pb2.Money(currency=currency_number(money.currency), minor=money.minor)
+
+
+def accelerator_message(model: AcceleratorModel) -> admin_pb2.AcceleratorModel:
+    message = admin_pb2.AcceleratorModel(
+        id=model.id,
+        vendor=model.vendor,
+        domestic=model.domestic,
+        tflops_fp16=model.tflops_fp16,
+        memory_gib=model.memory_gib,
+    )
+    if model.tflops_fp32 is not None:
+        message.tflops_fp32 = model.tflops_fp32
+    if model.tops_int8 is not None:
+        message.tops_int8 = model.tops_int8
+    return message
+
+
+def owner_message(owner: Owner) -> admin_pb2.Owner:
+    return admin_pb2.Owner(
+        id=owner.id,
+        name=owner.name,
+        owner_class=owner_class_number(owner.owner_class),
+        currency=currency_number(owner.currency),
+    )
+
+
+def priority_class_message(priority: PriorityClass) -> admin_pb2.PriorityClass:
+    return admin_pb2.PriorityClass(
+        name=priority.name, value=priority.value, description=priority.description
+    )
+
+
+def pool_message(pool: Pool, policy: str, half_life_s: int) -> admin_pb2.GetPoolResponse:
+    """The pool's configuration; `policy` and `half_life_s` are the ones the coordinator runs
+    (the pool's own may be empty, meaning the defaults)."""
+    classes = sorted(pool.priority_classes.values(), key=lambda p: (-p.value, p.name))
+    return admin_pb2.GetPoolResponse(
+        name=pool.name,
+        catalogue=[accelerator_message(pool.catalogue[i]) for i in sorted(pool.catalogue)],
+        owners=[owner_message(pool.owners[i]) for i in sorted(pool.owners)],
+        priority_classes=[priority_class_message(p) for p in classes],
+        default_priority_class=pool.default_priority_class,
+        policy=policy,
+        fair_share_half_life_s=half_life_s,
+        nodes=len(pool.nodes),
+        tenants=len(pool.tenants),
+    )
+
+
+def node_message(node: Node) -> admin_pb2.Node:
+    return admin_pb2.Node(
+        id=node.id,
+        owner=node.owner,
+        owner_class=owner_class_number(node.owner_class),
+        city=city_number(node.city),
+        jurisdiction=jurisdiction_number(node.jurisdiction),
+        model=node.model,
+        accelerators=node.accelerators,
+        price=money_message(node.price),
+        state=node_state_number(node.state),
+        labels=dict(node.labels),
+    )
+
+
+def _bp(part: int, whole: int) -> int:
+    """`part / whole` in basis points, rounded down; 0 when `whole` is 0."""
+    return part * BASIS_POINTS // whole if whole else 0
+
+
+def breakdown_message(slice_: Breakdown) -> admin_pb2.Breakdown:
+    return admin_pb2.Breakdown(
+        nodes=slice_.nodes,
+        accelerators=slice_.accelerators,
+        tflops_fp16=slice_.tflops_fp16,
+        domestic_accelerators=slice_.domestic_accelerators,
+        domestic_share_bp=_bp(slice_.domestic_accelerators, slice_.accelerators),
+    )
+
+
+PPM = 1_000_000
+
+
+def capacity_message(report: CapacityReport) -> admin_pb2.GetCapacityResponse:
+    """`capacity_report`'s figures as integers: shares in basis points and target progress in
+    parts per million, rounded down."""
+    fp16 = report.tflops_fp16
+    return admin_pb2.GetCapacityResponse(
+        pool=report.pool,
+        nodes=report.nodes,
+        accelerators=report.accelerators,
+        schedulable_nodes=report.schedulable_nodes,
+        schedulable_accelerators=report.schedulable_accelerators,
+        totals=[
+            admin_pb2.PrecisionTotal(
+                precision=precision_number(p),
+                tflops=report.tflops[p],
+                counted_accelerators=report.counted_accelerators[p],
+            )
+            for p in Precision
+        ],
+        domestic_accelerators=report.domestic_accelerators,
+        domestic_tflops_fp16=report.domestic_tflops_fp16,
+        domestic_share_bp=_bp(report.domestic_accelerators, report.accelerators),
+        domestic_share_tflops_bp=_bp(report.domestic_tflops_fp16, fp16),
+        by_city=[
+            admin_pb2.CityCapacity(
+                city=city_number(c),
+                jurisdiction=jurisdiction_number(c.jurisdiction),
+                capacity=breakdown_message(slice_),
+            )
+            for c, slice_ in report.by_city.items()
+        ],
+        by_owner_class=[
+            admin_pb2.OwnerClassCapacity(
+                owner_class=owner_class_number(k), capacity=breakdown_message(slice_)
+            )
+            for k, slice_ in report.by_owner_class.items()
+        ],
+        by_jurisdiction=[
+            admin_pb2.JurisdictionCapacity(
+                jurisdiction=jurisdiction_number(k), capacity=breakdown_message(slice_)
+            )
+            for k, slice_ in report.by_jurisdiction.items()
+        ],
+        by_model=[
+            admin_pb2.ModelCapacity(
+                model=model_id,
+                vendor=report.catalogue[model_id].vendor,
+                domestic=report.catalogue[model_id].domestic,
+                capacity=breakdown_message(slice_),
+            )
+            for model_id, slice_ in report.by_model.items()
+        ],
+        targets=[
+            admin_pb2.TargetProgress(
+                name=t.name,
+                year=t.year,
+                eflops_fp16=t.eflops,
+                fraction_ppm=fp16 * PPM // (t.eflops * TFLOPS_PER_EFLOPS),
+            )
+            for t in GUANGDONG_TARGETS
+        ],
+    )
+
+
+def tenant_message(tenant: Tenant) -> admin_pb2.Tenant:
+    message = admin_pb2.Tenant(
+        id=tenant.id,
+        name=tenant.name,
+        weight=tenant.weight,
+        owner=tenant.owner or "",
+        priority_classes=sorted(tenant.priority_classes),
+        flags=tenant_flag_numbers(tenant.flags),
+        cohort=tenant.cohort or "",
+    )
+    if tenant.quotas is not None:
+        message.quotas.SetInParent()  # present even with no flavors: quota-limited
+        for quota in tenant.quotas:
+            flavor = message.quotas.flavors.add(model=quota.model, nominal=quota.nominal)
+            if quota.borrowing_limit is not None:
+                flavor.borrowing_limit = quota.borrowing_limit
+            if quota.lending_limit is not None:
+                flavor.lending_limit = quota.lending_limit
+    return message
+
+
+def program_message(program: Program) -> admin_pb2.Program:
+    rates = admin_pb2.Rates(domestic_bp=program.rates.domestic_bp, other_bp=program.rates.other_bp)
+    if program.rates.startup_domestic_bp is not None:
+        rates.startup_domestic_bp = program.rates.startup_domestic_bp
+    if program.rates.startup_other_bp is not None:
+        rates.startup_other_bp = program.rates.startup_other_bp
+    message = admin_pb2.Program(
+        id=program.id,
+        name=program.name,
+        sponsor=program.sponsor,
+        currency=currency_number(program.currency),
+        budget=program.budget,
+        valid_from=program.valid_from,
+        valid_until=program.valid_until,
+        rates=rates,
+        eligible_tenants=sorted(program.eligible_tenants),
+        eligible_flags=tenant_flag_numbers(program.eligible_flags),
+        eligible_owners=sorted(program.eligible_owners),
+        eligible_nodes=sorted(program.eligible_nodes),
+        cap_period_s=program.cap_period_s,
+        stacking_group=program.stacking_group or "",
+    )
+    if program.tenant_cap is not None:
+        message.tenant_cap = program.tenant_cap
+    return message
+
+
+def approval_message(approval: Approval) -> common_pb2.Approval:
+    return common_pb2.Approval(
+        id=approval.id,
+        tenant=approval.tenant,
+        from_zone=jurisdiction_number(approval.from_zone),
+        to_zone=jurisdiction_number(approval.to_zone),
+        expires_at=approval.expires_at,
+    )
+
+
+def program_report_message(report: ProgramReport) -> admin_pb2.ProgramReport:
+    return admin_pb2.ProgramReport(
+        program=report.program,
+        currency=currency_number(report.currency),
+        budget=report.budget,
+        reserved=report.reserved,
+        paid=report.paid,
+        remaining=report.remaining,
+        tenants_served=list(report.tenants_served),
+        paid_domestic=report.paid_domestic,
+        paid_other=report.paid_other,
+        domestic_bp=report.domestic_bp,
+    )
+
+
+def tenant_report_message(report: TenantReport) -> admin_pb2.TenantReport:
+    return admin_pb2.TenantReport(
+        tenant=report.tenant,
+        currency=currency_number(report.currency),
+        deposited=report.deposited,
+        balance=report.balance,
+        reserved=report.reserved,
+        spent=report.spent,
+        subsidised=report.subsidised,
+        attempts_settled=report.attempts_settled,
+        accelerator_seconds=report.accelerator_seconds,
+    )
+
+
+def owner_report_message(report: OwnerReport) -> admin_pb2.OwnerReport:
+    return admin_pb2.OwnerReport(
+        owner=report.owner,
+        currency=currency_number(report.currency),
+        receivable=report.receivable,
+        accelerator_seconds=report.accelerator_seconds,
+        attempts_settled=report.attempts_settled,
+    )
+
+
+def audit_message(record: AuditRecord) -> admin_pb2.AuditRecord:
+    details = Struct()
+    ParseDict(dict(record.details), details)
+    return admin_pb2.AuditRecord(
+        seq=record.seq,
+        at=record.at,
+        actor=record.actor,
+        action=record.action,
+        subject=record.subject,
+        details=details,
+    )

@@ -13,7 +13,7 @@ from scheduler.domain.errors import DomainError, InvalidField, UnknownReference
 from scheduler.domain.principals import PermissionDenied, Unauthenticated
 from scheduler.domain.requests import PriorityNotAllowed
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
-from scheduler.store.errors import StoreError, UnknownJob
+from scheduler.store.errors import StoreError, UnknownJob, UnknownNode
 
 # First match wins: subclasses before their bases.
 STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
@@ -21,6 +21,7 @@ STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (PriorityNotAllowed, grpc.StatusCode.PERMISSION_DENIED),
     (UnknownJob, grpc.StatusCode.NOT_FOUND),
+    (UnknownNode, grpc.StatusCode.NOT_FOUND),
     (UnknownReference, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidField, grpc.StatusCode.INVALID_ARGUMENT),
     (JobAlreadyEnded, grpc.StatusCode.FAILED_PRECONDITION),

@@ -1,4 +1,5 @@
-"""The gRPC server around a coordinator: the Scheduler service, health checking, reflection."""
+"""The gRPC server around a coordinator: the Scheduler and Admin services, health checking,
+reflection."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from scheduler.api.admin import AdminServicer
 from scheduler.api.auth import TokenBook
 from scheduler.api.servicers import SchedulerServicer
-from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
+from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler_pb2_grpc
 from scheduler.service.coordinator import Coordinator
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SCHEDULER_SERVICE = scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"].full_name
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
 
 
 class Server:
     """`await Server.start(coordinator, "127.0.0.1:0", tokens)`; `port` is the one bound. Every
-    Scheduler call must present a token of `tokens`; health checking and reflection are open."""
+    Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
+    checking and reflection are open."""
 
     def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
         self.server = server
@@ -42,13 +46,21 @@ class Server:
         scheduler_pb2_grpc.add_SchedulerServicer_to_server(
             SchedulerServicer(coordinator, blocking, tokens), server
         )
+        admin_pb2_grpc.add_AdminServicer_to_server(
+            AdminServicer(coordinator, blocking, tokens), server
+        )
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-        services = (SCHEDULER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        services = (
+            SCHEDULER_SERVICE,
+            ADMIN_SERVICE,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        )
         reflection.enable_server_reflection(services, server)
         port = server.add_insecure_port(address)
         await server.start()
-        for name in ("", SCHEDULER_SERVICE):
+        for name in ("", SCHEDULER_SERVICE, ADMIN_SERVICE):
             await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
         return cls(server, port, blocking)
 

@@ -9,8 +9,8 @@ what its principal may do (`Principal`: a tenant submits, reads and cancels only
 operator every tenant's), then made. Another tenant's job is answered exactly as an unknown one
 (NOT_FOUND), so a tenant cannot learn that it exists.
 
-Partial: the admin service is not built yet, and there is no TLS yet, so the server listens on
-loopback only (see `scheduler.cli.serve`).
+The operators' `Admin` service is in `scheduler.api.admin`. Partial: there is no TLS yet, so the
+server listens on loopback only (see `scheduler.cli.serve`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
-class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
+class Calls:
+    """What every servicer does around a call: authenticate it, run its blocking work on the
+    thread pool, answer an error with its status."""
+
     def __init__(
         self, coordinator: Coordinator, blocking: ThreadPoolExecutor, tokens: TokenBook
     ) -> None:
@@ -72,6 +75,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServicer):
             await context.abort(code, str(exc))
             raise  # abort raises; this line is for the type checker
 
+
+class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
     async def SubmitJob(
         self, request: scheduler_pb2.SubmitJobRequest, context: Context
     ) -> scheduler_pb2.SubmitJobResponse:

@@ -1,7 +1,8 @@
 """Who is calling, and what that caller may name.
 
 A principal is either a tenant's (it sees and changes only that tenant's jobs) or an operator's
-(every tenant's). The rules are here, once; the API only authenticates a call, asks, and calls.
+(every tenant's, and the pool's administration). The rules are here, once; the API only
+authenticates a call, asks, and calls.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Principal:
                 field, f"{self.name} may read only tenant {self.tenant!r}, not {requested!r}"
             )
         return self.tenant
+
+    def require_operator(self, what: str) -> None:
+        """Only an operator administers the pool (`what`: the call, e.g. `Admin.GetPool`)."""
+        if not self.operator:
+            raise PermissionDenied(what, f"{self.name} is a tenant's credential; operators only")
 
     def sees(self, tenant: str | None) -> bool:
         """Whether something of `tenant` (None: about no tenant, e.g. a node) is visible."""

@@ -53,6 +53,14 @@ from scheduler.ledger.config import ProgramsConfig
 from scheduler.ledger.errors import LedgerError
 from scheduler.ledger.flows import open_attempts, release, reserve
 from scheduler.ledger.programs import Program
+from scheduler.ledger.reports import (
+    OwnerReport,
+    ProgramReport,
+    TenantReport,
+    owner_report,
+    program_report,
+    tenant_report,
+)
 from scheduler.policy.registry import Policy
 from scheduler.service import event_kinds as ek
 from scheduler.service.billing import close_attempt
@@ -65,6 +73,7 @@ from scheduler.store.base import Store
 from scheduler.store.errors import UnknownJob, UnknownNode
 from scheduler.store.records import (
     SCHEDULER,
+    AuditRecord,
     Commit,
     Event,
     FairShareUsage,
@@ -89,6 +98,16 @@ NODE_LOST = "NODE_LOST"  # lost its node, no retries left
 STOPPED = "STOPPED"  # the executor stopped it for a reason of its own; queued again
 CANCELLED = "CANCELLED"
 SUCCEEDED = "SUCCEEDED"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReports:
+    """The ledger's reports as of posting `as_of_posting` (0: none yet); programs by id."""
+
+    programs: tuple[ProgramReport, ...]
+    tenants: tuple[TenantReport, ...]
+    owners: tuple[OwnerReport, ...]
+    as_of_posting: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +514,39 @@ class Coordinator:
     ) -> list[Event]:
         with self._store_lock:
             return self.store.events(after_seq, job_id=job_id, limit=limit)
+
+    def audit(
+        self,
+        after_seq: int = 0,
+        *,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Up to `limit` audit records with seq > `after_seq` (of one action, about one subject
+        if given), in order."""
+        with self._store_lock:
+            records = self.store.audit(after_seq, action=action)
+        if subject is not None:
+            records = [r for r in records if r.subject == subject]
+        return records[:limit]
+
+    def reports(
+        self, *, programs: bool = True, tenants: bool = True, owners: bool = True
+    ) -> UsageReports:
+        """The ledger's reports asked for (the others empty), read under the core lock so that
+        no tick posts while they are read."""
+        with self._core_lock:
+            return UsageReports(
+                programs=tuple(
+                    program_report(self.ledger, [self.programs[p] for p in sorted(self.programs)])
+                )
+                if programs
+                else (),
+                tenants=tuple(tenant_report(self.ledger)) if tenants else (),
+                owners=tuple(owner_report(self.ledger)) if owners else (),
+                as_of_posting=len(self.ledger),  # postings are numbered 1, 2, … with no gaps
+            )
 
     # ------------------------------------------------------------------ the tick
 
