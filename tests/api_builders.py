@@ -3,7 +3,8 @@ test talks to it with ordinary blocking stubs while it drives the coordinator's 
 
 `Served.scheduler` calls as an operator; `Served.as_(token)` gives a stub that presents any
 token (None: none), e.g. `served.as_(tenant_token("t1"))`. `Served.admin` and
-`Served.admin_as(token)` are the same for the Admin service."""
+`Served.admin_as(token)` are the same for the Admin service. `Served(..., tls=TlsFiles(...))`
+serves TLS only, and its stubs trust the (self-signed) certificate of `tls`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 import grpc
 
 from scheduler.api.auth import AUTHORIZATION, TokenBook
-from scheduler.api.server import Server
+from scheduler.api.server import Server, TlsFiles
 from scheduler.api.v1 import admin_pb2_grpc, scheduler_pb2_grpc
 from scheduler.domain.principals import Principal
 from scheduler.service.coordinator import Coordinator
@@ -89,16 +90,23 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, coordinator: Coordinator, tokens: TokenBook) -> None:
+    def __init__(
+        self, coordinator: Coordinator, tokens: TokenBook, *, tls: TlsFiles | None = None
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
         self.thread.start()
         started = asyncio.run_coroutine_threadsafe(
-            Server.start(coordinator, "127.0.0.1:0", tokens), self.loop
+            Server.start(coordinator, "127.0.0.1:0", tokens, tls=tls), self.loop
         )
         self.server = started.result(START_TIMEOUT_S)
         self.address = f"127.0.0.1:{self.server.port}"
-        self.channel = grpc.insecure_channel(self.address)
+        self.tls = tls
+        if tls is None:
+            self.channel = grpc.insecure_channel(self.address)
+        else:
+            trusted = grpc.ssl_channel_credentials(root_certificates=tls.cert_chain_pem)
+            self.channel = grpc.secure_channel(self.address, trusted)
         self.scheduler = self.as_(OPERATOR_TOKEN)
         self.admin = self.admin_as(OPERATOR_TOKEN)
 

@@ -10,8 +10,10 @@ Replies come back as plain frozen dataclasses (`JobView`, `EventView`, `SubmitRe
 domain values; every gRPC error is raised as `ApiError` with the status name and the server's
 message (which names the field of a bad request, e.g. `spec.walltime_s: must be positive`).
 
-Partial: there is no TLS yet, so the client talks to loopback addresses only (a bearer token
-must not cross a network in clear text), like `gbasched serve` listens on loopback only.
+With `tls_root_cert` (the PEM certificate(s) to trust, e.g. the CA that signed the server's
+certificate) the client talks TLS and may reach any address; without it the channel is plain
+text, so it talks to loopback addresses only (a bearer token must not cross a network in clear
+text), like `gbasched serve` without TLS listens on loopback only.
 """
 
 from __future__ import annotations
@@ -207,13 +209,19 @@ def submit_message(submission: Submission) -> pb.SubmitJobRequest:
     )
 
 
-def check_loopback(address: str) -> str:
-    """`address` (`host:port`, `[v6]:port`, `localhost:port`) if its host is a loopback one;
-    InvalidField naming `address` otherwise."""
+def check_host_port(address: str) -> str:
+    """The host of `address` (`host:port`, `[v6]:port`, `name:port`) without brackets;
+    InvalidField naming `address` when it is not of that form."""
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise InvalidField("address", f"must be host:port, got {address!r}")
-    host = host.removeprefix("[").removesuffix("]")
+    return host.removeprefix("[").removesuffix("]")
+
+
+def check_loopback(address: str) -> str:
+    """`address` (`host:port`, `[v6]:port`, `localhost:port`) if its host is a loopback one;
+    InvalidField naming `address` otherwise."""
+    host = check_host_port(address)
     if host == "localhost":
         return address
     try:
@@ -223,28 +231,38 @@ def check_loopback(address: str) -> str:
     if not loopback:
         raise InvalidField(
             "address",
-            "must be a loopback address until TLS lands (bearer tokens must not cross a "
-            "network in clear text)",
+            "must be a loopback address without TLS (bearer tokens must not cross a network "
+            "in clear text); pass the server's CA certificate to use TLS",
         )
     return address
 
 
 class SchedulerClient:
     """A channel to one server; calls present `token` (None: none, and the server answers
-    UNAUTHENTICATED). Unary calls give up after `timeout_s`; a watch has no deadline unless
-    given one. Use as a context manager, or call `close()`."""
+    UNAUTHENTICATED). With `tls_root_cert` (PEM) the channel is TLS, trusting only those
+    certificates, and `address` may be any host; without it the channel is plain text and
+    `address` must be a loopback one. Unary calls give up after `timeout_s`; a watch has no
+    deadline unless given one. Use as a context manager, or call `close()`."""
 
     def __init__(
         self,
         address: str = DEFAULT_ADDRESS,
         token: str | None = None,
         *,
+        tls_root_cert: bytes | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        self.address = check_loopback(address)
+        if tls_root_cert is None:
+            self.address = check_loopback(address)
+            self._channel = grpc.insecure_channel(address)
+        else:
+            check_host_port(address)
+            self.address = address
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls_root_cert)
+            self._channel = grpc.secure_channel(address, credentials)
+        self.tls = tls_root_cert is not None
         self.timeout_s = timeout_s
         self._metadata: tuple[tuple[str, str], ...] = bearer(token) if token else ()
-        self._channel = grpc.insecure_channel(address)
         self._stub = scheduler_pb2_grpc.SchedulerStub(self._channel)
 
     def __enter__(self) -> SchedulerClient:

@@ -1,9 +1,10 @@
 """The gRPC server around a coordinator: the Scheduler and Admin services, health checking,
-reflection."""
+reflection; in plain text (loopback only, see `scheduler.cli.serve`) or with TLS."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,10 +21,22 @@ SCHEDULER_SERVICE = scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"].full_
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
 
 
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """The server's certificate chain and its private key, both PEM."""
+
+    cert_chain_pem: bytes
+    private_key_pem: bytes
+
+    def __repr__(self) -> str:  # never show the key
+        return f"TlsFiles(cert_chain_pem=<{len(self.cert_chain_pem)} bytes>, private_key_pem=...)"
+
+
 class Server:
     """`await Server.start(coordinator, "127.0.0.1:0", tokens)`; `port` is the one bound. Every
     Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
-    checking and reflection are open."""
+    checking and reflection are open. With `tls` the port speaks TLS only (no client
+    certificates: callers authenticate with their bearer tokens), else plain text."""
 
     def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
         self.server = server
@@ -32,7 +45,12 @@ class Server:
 
     @classmethod
     async def start(
-        cls, coordinator: Coordinator, address: str, tokens: TokenBook, workers: int = 64
+        cls,
+        coordinator: Coordinator,
+        address: str,
+        tokens: TokenBook,
+        workers: int = 64,
+        tls: TlsFiles | None = None,
     ) -> Server:
         # Submissions block until their group commit is durable: a pool wide enough that many
         # wait together is what lets group commit batch them.
@@ -58,7 +76,15 @@ class Server:
             reflection.SERVICE_NAME,
         )
         reflection.enable_server_reflection(services, server)
-        port = server.add_insecure_port(address)
+        try:
+            if tls is None:
+                port = server.add_insecure_port(address)
+            else:
+                pair = [(tls.private_key_pem, tls.cert_chain_pem)]
+                port = server.add_secure_port(address, grpc.ssl_server_credentials(pair))
+        except RuntimeError:  # the address is taken, or (TLS) the key does not fit the chain
+            blocking.shutdown(wait=False)
+            raise
         await server.start()
         for name in ("", SCHEDULER_SERVICE, ADMIN_SERVICE):
             await checker.set(name, health_pb2.HealthCheckResponse.SERVING)

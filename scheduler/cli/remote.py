@@ -1,6 +1,7 @@
 """What the client commands (`submit`, `jobs`, `job`, `cancel`, `watch`) share: the server's
-address and the API token, a client whose errors become `gbasched: error: <STATUS>: <details>`
-with status 1, and how jobs and events look as JSON and as table cells."""
+address, the CA to trust for TLS and the API token, a client whose errors become
+`gbasched: error: <STATUS>: <details>` with status 1, and how jobs and events look as JSON and
+as table cells."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from scheduler.api.client import (
@@ -19,6 +21,7 @@ from scheduler.api.client import (
     SchedulerClient,
 )
 from scheduler.cli.errors import CommandError
+from scheduler.cli.tls import read_certificate
 from scheduler.domain.jobs import Placement
 
 TOKEN_ENV = "GBASCHED_TOKEN"
@@ -31,7 +34,14 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
         "--address",
         default=DEFAULT_ADDRESS,
         metavar="HOST:PORT",
-        help=f"the server (loopback only until TLS lands; default: {DEFAULT_ADDRESS})",
+        help=f"the server (loopback only without --tls-ca; default: {DEFAULT_ADDRESS})",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM certificate(s) to trust: talk TLS to the server (any address)",
     )
     parser.add_argument(
         "--token",
@@ -54,11 +64,12 @@ def token_of(args: argparse.Namespace) -> str:
 
 @contextlib.contextmanager
 def connected(args: argparse.Namespace) -> Iterator[SchedulerClient]:
-    """A client for the command's `--address` and token; an ApiError raised inside becomes a
-    CommandError `<STATUS>: <details>` with status 1."""
+    """A client for the command's `--address`, `--tls-ca` and token; an ApiError raised inside
+    becomes a CommandError `<STATUS>: <details>` with status 1."""
     token = token_of(args)
+    root = read_certificate(args.tls_ca, "--tls-ca") if args.tls_ca is not None else None
     try:
-        with SchedulerClient(args.address, token) as client:
+        with SchedulerClient(args.address, token, tls_root_cert=root) as client:
             yield client
     except ApiError as exc:
         raise CommandError(f"{exc.code}: {exc.details}", API_ERROR_STATUS) from None

@@ -6,9 +6,10 @@ seconds by the wall clock; the Ray executor comes in its own issue). A restart o
 database recovers every acknowledged job.
 
 Every Scheduler call must carry a bearer token of the `--tokens` file (by default the public
-demo tokens of `deploy/auth/demo-tokens.toml`, with a warning). There is no TLS yet, and a
-bearer token must not cross a network in clear text, so the server listens on loopback
-addresses only.
+demo tokens of `deploy/auth/demo-tokens.toml`, with a warning). A bearer token must not cross a
+network in clear text, so without TLS the server listens on loopback addresses only; with
+`--tls-cert` and `--tls-key` (PEM files, both or neither) it speaks TLS only and may listen on
+any address, but not with the public demo tokens on a non-loopback one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 from scheduler.api.auth import TokenBook
-from scheduler.api.server import Server
+from scheduler.api.server import Server, TlsFiles
 from scheduler.cli.errors import CommandError
 from scheduler.cli.paths import (
     default_pool_path,
@@ -31,6 +32,7 @@ from scheduler.cli.paths import (
     default_tokens_path,
     is_demo_tokens,
 )
+from scheduler.cli.tls import read_certificate, read_private_key
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.clock import SystemClock
@@ -45,6 +47,7 @@ from scheduler.store.sqlite import SqliteStore
 
 log = logging.getLogger("gbasched.serve")
 FAILED_STATUS = 1
+USAGE_STATUS = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +66,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="API tokens TOML (default: the public demo tokens; never for a real pool)",
     )
     parser.add_argument("--db", type=Path, default=Path("gbasched.db"), help="SQLite file")
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (loopback only without TLS; e.g. 0.0.0.0 with TLS)",
+    )
     parser.add_argument("--port", type=int, default=50051, help="0 picks a free port")
     parser.add_argument("--executor", choices=("fake",), default="fake")
     parser.add_argument(
@@ -72,15 +79,66 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--policy", default=None, help="QUEUE:PLACEMENT (default: the pool's)")
     parser.add_argument("--max-retries", type=int, default=3)
     parser.add_argument("--tick-interval", type=float, default=1.0, help="seconds")
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM certificate chain: serve TLS only (needs --tls-key)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM private key of --tls-cert",
+    )
     parser.set_defaults(handler=run)
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` (an IP address or a name) is surely a loopback one; a name other than
+    `localhost` is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_of(args: argparse.Namespace) -> TlsFiles | None:
+    """The files of `--tls-cert` and `--tls-key` (both or neither), read."""
+    if args.tls_cert is None and args.tls_key is None:
+        return None
+    if args.tls_key is None:
+        raise InvalidField("--tls-cert", "needs --tls-key too (pass both or neither)")
+    if args.tls_cert is None:
+        raise InvalidField("--tls-key", "needs --tls-cert too (pass both or neither)")
+    return TlsFiles(
+        cert_chain_pem=read_certificate(args.tls_cert, "--tls-cert"),
+        private_key_pem=read_private_key(args.tls_key, "--tls-key"),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    if not ipaddress.ip_address(args.host).is_loopback:
+    host: str = args.host.removeprefix("[").removesuffix("]")
+    if not host:
+        raise InvalidField("--host", "must not be empty")
+    tls = tls_of(args)
+    loopback = is_loopback_host(host)
+    if tls is None and not loopback:
         raise InvalidField(
             "--host",
-            "must be a loopback address until TLS lands (bearer tokens must not cross a "
-            "network in clear text)",
+            "must be a loopback address without TLS (bearer tokens must not cross a network "
+            "in clear text); pass --tls-cert and --tls-key to listen on other addresses",
+        )
+    tokens_path: Path = args.tokens or default_tokens_path()
+    if not loopback and is_demo_tokens(tokens_path):
+        raise InvalidField(
+            "--tokens",
+            f"the demo tokens of {tokens_path} are public and must not guard a non-loopback "
+            f"address ({host}): make real ones with `gbasched token new` and pass --tokens FILE",
         )
     if not 0 <= args.port <= 65535:
         raise InvalidField("--port", "must be between 0 and 65535")
@@ -89,7 +147,6 @@ def run(args: argparse.Namespace) -> int:
     pool = load_pool(args.config or default_pool_path())
     programs_path = args.programs or (default_programs_path() if args.config is None else None)
     programs = load_programs(programs_path, pool) if programs_path is not None else None
-    tokens_path: Path = args.tokens or default_tokens_path()
     tokens = TokenBook.load(tokens_path, pool)
     half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
     spec = args.policy or pool.policy or f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
@@ -120,16 +177,29 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-            address = f"{args.host}:{args.port}"
-            return asyncio.run(_serve(coordinator, address, tokens, args.db))
+            shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+            return asyncio.run(_serve(coordinator, shown, args.port, tokens, args.db, tls))
         finally:
             coordinator.close()
 
 
-async def _serve(coordinator: Coordinator, address: str, tokens: TokenBook, db: Path) -> int:
-    server = await Server.start(coordinator, address, tokens)
-    host = address.rpartition(":")[0]
-    print(f"gbasched: serving on {host}:{server.port} (store {db})", flush=True)
+async def _serve(
+    coordinator: Coordinator,
+    host: str,
+    port: int,
+    tokens: TokenBook,
+    db: Path,
+    tls: TlsFiles | None,
+) -> int:
+    try:
+        server = await Server.start(coordinator, f"{host}:{port}", tokens, tls=tls)
+    except RuntimeError as exc:
+        hint = "is the port in use?"
+        if tls is not None:
+            hint += " is --tls-key the private key of --tls-cert?"
+        raise CommandError(f"cannot serve on {host}:{port} ({hint}): {exc}", USAGE_STATUS) from None
+    how = "with TLS" if tls is not None else "in plain text, loopback only"
+    print(f"gbasched: serving on {host}:{server.port} {how} (store {db})", flush=True)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,7 +1,8 @@
 """`gbasched serve` as a user runs it: it starts on the sample pool, answers, stops cleanly on
 SIGTERM and carries on after a restart; a database that is not ours is refused and left as it
-was; a non-loopback address is refused until TLS exists; calls need one of the demo tokens (and
-the server says they are public); a bad tokens file is refused naming the file and the key."""
+was; a non-loopback address is refused without TLS (TLS itself: test_tls.py); calls need one of
+the demo tokens (and the server says they are public); a bad tokens file is refused naming the
+file and the key."""
 
 from __future__ import annotations
 
@@ -53,11 +54,12 @@ def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path)
     assert db.read_bytes() == before
 
 
-def test_a_public_address_is_refused_until_tls_exists(tmp_path: Path) -> None:
+def test_a_public_address_is_refused_without_tls(tmp_path: Path) -> None:
     done = run_serve("--db", str(tmp_path / "x.db"), "--host", "0.0.0.0")
 
     assert done.returncode == 2
-    assert "--host: must be a loopback address until TLS lands" in done.stderr
+    assert "--host: must be a loopback address without TLS" in done.stderr
+    assert "pass --tls-cert and --tls-key" in done.stderr
     assert not (tmp_path / "x.db").exists()
 
 
@@ -110,7 +112,7 @@ def test_serve_answers_stops_on_sigterm_and_keeps_its_jobs_across_a_restart(
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
         assert process.returncode == 0, output
-        assert f"serving on 127.0.0.1:{port}" in output
+        assert f"serving on 127.0.0.1:{port} in plain text, loopback only" in output
         assert "demo tokens" in output and "public" in output
 
     assert job_ids[0] == job_ids[1]  # the key was remembered across the restart
