@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from scheduler.api import convert
-from scheduler.api.errors import status_of
+from scheduler.api.errors import details_of, status_of
 from scheduler.api.servicers import DEFAULT_PAGE, MAX_PAGE, Calls, Context
 from scheduler.api.v1 import admin_pb2, admin_pb2_grpc
 from scheduler.domain.capacity import capacity_report
@@ -37,6 +37,9 @@ def page_size(requested: int) -> int:
     return size
 
 
+MAX_SEQ = 2**63 - 1  # the largest sequence number SQLite stores
+
+
 class AdminServicer(Calls, admin_pb2_grpc.AdminServicer):
     async def _operator(self, context: Context, rpc: str) -> Principal:
         """The caller, if it is an operator; otherwise the call ends UNAUTHENTICATED or
@@ -45,7 +48,7 @@ class AdminServicer(Calls, admin_pb2_grpc.AdminServicer):
         try:
             principal.require_operator(f"Admin.{rpc}")
         except Exception as exc:
-            await context.abort(status_of(exc), str(exc))
+            await context.abort(status_of(exc), details_of(exc))
             raise
         return principal
 
@@ -201,7 +204,10 @@ class AdminServicer(Calls, admin_pb2_grpc.AdminServicer):
             after = request.after_seq
             if request.page_token:
                 token = request.page_token
-                if not token.isdecimal() or not token.isascii():
+                # A sequence number: at most 19 ASCII digits and within SQLite's integers.
+                if not (token.isascii() and token.isdecimal() and len(token) <= 19) or (
+                    int(token) > MAX_SEQ
+                ):
                     raise InvalidField("page_token", "not a token this server gave out")
                 after = max(after, int(token))
             records = self._coordinator.audit(

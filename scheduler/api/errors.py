@@ -32,6 +32,21 @@ STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
 )
 
 
+MAX_DETAILS_BYTES = 1024
+"""Status details travel in a header the client caps (8 KiB by default) after percent-encoding
+(up to 3 bytes per byte): a message that repeats a long rejected value would drown the status
+itself, so details are cut to this many bytes of UTF-8."""
+
+
+def details_of(error: BaseException) -> str:
+    """The error's message, cut (on a character boundary) to `MAX_DETAILS_BYTES`."""
+    text = str(error)
+    encoded = text.encode()
+    if len(encoded) <= MAX_DETAILS_BYTES:
+        return text
+    return encoded[: MAX_DETAILS_BYTES - 3].decode(errors="ignore") + "…"
+
+
 def status_of(error: BaseException) -> grpc.StatusCode:
     for kind, code in STATUS:
         if isinstance(error, kind):

@@ -9,8 +9,8 @@ what its principal may do (`Principal`: a tenant submits, reads and cancels only
 operator every tenant's), then made. Another tenant's job is answered exactly as an unknown one
 (NOT_FOUND), so a tenant cannot learn that it exists.
 
-The operators' `Admin` service is in `scheduler.api.admin`. Partial: there is no TLS yet, so the
-server listens on loopback only (see `scheduler.cli.serve`).
+The operators' `Admin` service is in `scheduler.api.admin`. Without TLS the server listens on
+loopback only (see `scheduler.cli.serve`). Status details are cut to `errors.MAX_DETAILS_BYTES`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import grpc
 
 from scheduler.api import convert
 from scheduler.api.auth import TokenBook
-from scheduler.api.errors import status_of
+from scheduler.api.errors import details_of, status_of
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
@@ -62,7 +62,7 @@ class Calls:
         try:
             return self._tokens.authenticate(context.invocation_metadata())
         except Exception as exc:
-            await context.abort(status_of(exc), str(exc))
+            await context.abort(status_of(exc), details_of(exc))
             raise
 
     async def _call(self, context: Context, work: Callable[[], T]) -> T:
@@ -72,7 +72,7 @@ class Calls:
             code = status_of(exc)
             if code is grpc.StatusCode.INTERNAL:
                 log.exception("internal error")
-            await context.abort(code, str(exc))
+            await context.abort(code, details_of(exc))
             raise  # abort raises; this line is for the type checker
 
 
@@ -183,7 +183,7 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
         try:
             tenant = principal.tenant_to_read(request.tenant, "tenant")
         except Exception as exc:
-            await context.abort(status_of(exc), str(exc))
+            await context.abort(status_of(exc), details_of(exc))
             raise
         if request.after_seq < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after_seq: must not be negative")
