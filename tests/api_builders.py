@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import grpc
@@ -19,8 +20,12 @@ import grpc
 from scheduler.api.auth import AUTHORIZATION, TokenBook
 from scheduler.api.server import Server, TlsFiles
 from scheduler.api.v1 import admin_pb2_grpc, scheduler_pb2_grpc
+from scheduler.domain.pool import Pool
 from scheduler.domain.principals import Principal
 from scheduler.service.coordinator import Coordinator
+from scheduler.store.sqlite import SqliteStore
+from tests.builders import ASCEND, a_pool, a_tenant
+from tests.service_builders import World, a_world
 
 START_TIMEOUT_S = 30
 READY_TIMEOUT_S = 30  # a `gbasched serve` child process imports, opens and recovers first
@@ -130,3 +135,29 @@ class Served:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(START_TIMEOUT_S)
         self.loop.close()
+
+
+def two_tenants() -> Pool:
+    """One Shenzhen node of 8 Ascend; tenant t1 may use every priority class, t2 only `low`."""
+    return (
+        a_pool()
+        .nodes(1, ASCEND, owner="sz-gov")
+        .tenant(a_tenant("t1"))
+        .tenant(a_tenant("t2").priorities("low"))
+        .build()
+    )
+
+
+def world_on_sqlite(path: Path, pool: Pool | None = None, **options: Any) -> Iterator[World]:
+    """A world (`a_world`) on a SQLite file, closed afterwards: a fixture `yield from`s it."""
+    world = a_world(pool or two_tenants(), store=SqliteStore(path), **options)
+    yield world
+    world.coordinator.close()
+    world.store.close()
+
+
+def serving(world: World, tokens: TokenBook, **options: Any) -> Iterator[Served]:
+    """`Served` around the world's coordinator, closed afterwards (`yield from` it)."""
+    served = Served(world.coordinator, tokens, **options)
+    yield served
+    served.close()

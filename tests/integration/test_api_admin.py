@@ -26,10 +26,16 @@ from scheduler.domain.jobs import JobState
 from scheduler.domain.nodes import NodeState, OwnerClass
 from scheduler.domain.tenants import TenantFlag
 from scheduler.ledger.reports import owner_report, program_report, tenant_report
-from scheduler.store.sqlite import SqliteStore
-from tests.api_builders import OPERATOR_TOKEN, Served, a_token_book, tenant_token
+from tests.api_builders import (
+    OPERATOR_TOKEN,
+    Served,
+    a_token_book,
+    serving,
+    tenant_token,
+    world_on_sqlite,
+)
 from tests.builders import ASCEND, CATALOGUE, H800, a_pool, a_tenant, an_approval
-from tests.service_builders import T0, World, a_world, money
+from tests.service_builders import T0, World, money
 
 OPERATOR_NAME = "ops"  # the operator's token name in `a_token_book`
 SZ_NODE = "sz-gov-huawei-ascend-910b-000"
@@ -74,17 +80,12 @@ def world(tmp_path: Path) -> Iterator[World]:
         .approval(an_approval("ap-old").held_by("t2").expires_at(T0 - 1))
         .build()
     )
-    world = a_world(pool, programs=money(), store=SqliteStore(tmp_path / "admin.db"))
-    yield world
-    world.coordinator.close()
-    world.store.close()
+    yield from world_on_sqlite(tmp_path / "admin.db", pool, programs=money())
 
 
 @pytest.fixture
 def api(world: World) -> Iterator[Served]:
-    served = Served(world.coordinator, a_token_book("t1", "t2"))
-    yield served
-    served.close()
+    yield from serving(world, a_token_book("t1", "t2"))
 
 
 def refused(call: Any, request: Any) -> grpc.Call:

@@ -19,34 +19,21 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from scheduler.api.servicers import wire_path
 from scheduler.api.v1 import common_pb2
 from scheduler.api.v1 import scheduler_pb2 as pb
-from scheduler.store.sqlite import SqliteStore
-from tests.api_builders import Served, a_token_book, tenant_token
-from tests.builders import ASCEND, a_pool, a_tenant
-from tests.service_builders import World, a_world
+from tests.api_builders import Served, a_token_book, serving, tenant_token, world_on_sqlite
+from tests.builders import ASCEND
+from tests.service_builders import World
 
 MAINLAND = "JURISDICTION_MAINLAND"
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    pool = (
-        a_pool()
-        .nodes(1, ASCEND, owner="sz-gov")
-        .tenant(a_tenant("t1"))
-        .tenant(a_tenant("t2").priorities("low"))
-        .build()
-    )
-    world = a_world(pool, store=SqliteStore(tmp_path / "api.db"))
-    yield world
-    world.coordinator.close()
-    world.store.close()
+    yield from world_on_sqlite(tmp_path / "api.db")
 
 
 @pytest.fixture
 def api(world: World) -> Iterator[Served]:
-    served = Served(world.coordinator, a_token_book("t1", "t2"))
-    yield served
-    served.close()
+    yield from serving(world, a_token_book("t1", "t2"))
 
 
 def spec(**change: Any) -> pb.JobSpec:

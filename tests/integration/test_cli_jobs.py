@@ -13,10 +13,17 @@ from typing import Any
 import pytest
 
 from scheduler.cli.main import main
-from scheduler.store.sqlite import SqliteStore
-from tests.api_builders import OPERATOR_TOKEN, Served, a_token_book, free_port, tenant_token
-from tests.builders import ASCEND, a_pool, a_tenant
-from tests.service_builders import World, a_world
+from tests.api_builders import (
+    OPERATOR_TOKEN,
+    Served,
+    a_token_book,
+    free_port,
+    serving,
+    tenant_token,
+    world_on_sqlite,
+)
+from tests.builders import ASCEND
+from tests.service_builders import World
 
 Capture = pytest.CaptureFixture[str]
 JOB = ("--workers", "1", "--per-worker", "8", "--model", ASCEND, "--walltime", "3600")
@@ -24,25 +31,13 @@ JOB = ("--workers", "1", "--per-worker", "8", "--model", ASCEND, "--walltime", "
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    pool = (
-        a_pool()
-        .nodes(1, ASCEND, owner="sz-gov")
-        .tenant(a_tenant("t1"))
-        .tenant(a_tenant("t2").priorities("low"))
-        .build()
-    )
-    world = a_world(pool, store=SqliteStore(tmp_path / "cli.db"))
-    yield world
-    world.coordinator.close()
-    world.store.close()
+    yield from world_on_sqlite(tmp_path / "cli.db")
 
 
 @pytest.fixture
 def api(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     monkeypatch.setenv("GBASCHED_TOKEN", tenant_token("t1"))
-    served = Served(world.coordinator, a_token_book("t1", "t2"))
-    yield served
-    served.close()
+    yield from serving(world, a_token_book("t1", "t2"))
 
 
 def run(capsys: Capture, api: Served, *argv: str) -> tuple[int, str, str]:

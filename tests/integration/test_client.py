@@ -15,10 +15,17 @@ from scheduler.api.client import ApiError, EventView, JobSpec, SchedulerClient, 
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import JobState
-from scheduler.store.sqlite import SqliteStore
-from tests.api_builders import OPERATOR_TOKEN, Served, a_token_book, free_port, tenant_token
-from tests.builders import ASCEND, a_pool, a_tenant
-from tests.service_builders import World, a_world
+from tests.api_builders import (
+    OPERATOR_TOKEN,
+    Served,
+    a_token_book,
+    free_port,
+    serving,
+    tenant_token,
+    world_on_sqlite,
+)
+from tests.builders import ASCEND
+from tests.service_builders import World
 
 SPEC = JobSpec(workers=1, per_worker=8, walltime_s=3600, models=(ASCEND,))
 T2_SPEC = replace(SPEC, priority_class="low")  # t2 may use only "low"
@@ -26,24 +33,12 @@ T2_SPEC = replace(SPEC, priority_class="low")  # t2 may use only "low"
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    pool = (
-        a_pool()
-        .nodes(1, ASCEND, owner="sz-gov")
-        .tenant(a_tenant("t1"))
-        .tenant(a_tenant("t2").priorities("low"))
-        .build()
-    )
-    world = a_world(pool, store=SqliteStore(tmp_path / "client.db"))
-    yield world
-    world.coordinator.close()
-    world.store.close()
+    yield from world_on_sqlite(tmp_path / "client.db")
 
 
 @pytest.fixture
 def api(world: World) -> Iterator[Served]:
-    served = Served(world.coordinator, a_token_book("t1", "t2"))
-    yield served
-    served.close()
+    yield from serving(world, a_token_book("t1", "t2"))
 
 
 @pytest.fixture

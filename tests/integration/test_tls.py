@@ -29,17 +29,18 @@ from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.cli.main import main
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
-from scheduler.store.sqlite import SqliteStore
 from tests.api_builders import (
     READY_TIMEOUT_S,
     Served,
     a_token_book,
     demo_token,
     free_port,
+    serving,
     tenant_token,
+    world_on_sqlite,
 )
 from tests.builders import ASCEND, a_pool, a_tenant
-from tests.service_builders import World, a_world
+from tests.service_builders import World
 
 SPEC = JobSpec(workers=1, per_worker=8, walltime_s=3600, models=(ASCEND,))
 SERVE = [sys.executable, "-m", "scheduler.cli", "serve"]
@@ -94,17 +95,12 @@ def tls_paths(tls: TlsFiles, tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     pool = a_pool().nodes(1, ASCEND, owner="sz-gov").tenant(a_tenant("t1")).build()
-    world = a_world(pool, store=SqliteStore(tmp_path / "tls.db"))
-    yield world
-    world.coordinator.close()
-    world.store.close()
+    yield from world_on_sqlite(tmp_path / "tls.db", pool)
 
 
 @pytest.fixture
 def api(world: World, tls: TlsFiles) -> Iterator[Served]:
-    served = Served(world.coordinator, a_token_book("t1"), tls=tls)
-    yield served
-    served.close()
+    yield from serving(world, a_token_book("t1"), tls=tls)
 
 
 def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
