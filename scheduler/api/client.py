@@ -28,15 +28,26 @@ import grpc
 
 from scheduler.api import convert
 from scheduler.api.auth import bearer
+from scheduler.api.convert import JobSpec
 from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.api.v1 import scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
-from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import JobState, Placement
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_PAGE_SIZE = 100
+
+
+__all__ = [
+    "ApiError",
+    "EventView",
+    "JobSpec",
+    "JobView",
+    "SchedulerClient",
+    "Submission",
+    "SubmitResult",
+]
 
 
 class ApiError(Exception):
@@ -55,25 +66,6 @@ class ApiError(Exception):
             code = error.code()
             return cls(code.name if code is not None else "UNKNOWN", error.details() or "")
         return cls("UNKNOWN", str(error))
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """What a job needs; mirrors the API's `JobSpec` (and the domain's `JobRequest` without
-    tenant and client key). Name `models`, or set `min_tflops_fp16`, or both."""
-
-    workers: int
-    per_worker: int
-    walltime_s: int
-    data_origin: Jurisdiction = Jurisdiction.MAINLAND
-    models: tuple[str, ...] = ()
-    min_tflops_fp16: int | None = None
-    priority_class: str = ""
-    preemptible: bool = True
-    checkpoint_interval_s: int = 0
-    approvals: tuple[str, ...] = ()
-    entrypoint: str = ""
-    programs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,30 +174,11 @@ def event_view(message: pb.JobEvent) -> EventView:
     )
 
 
-def spec_message(spec: JobSpec) -> pb.JobSpec:
-    message = pb.JobSpec(
-        workers=spec.workers,
-        per_worker=spec.per_worker,
-        models=list(spec.models),
-        priority_class=spec.priority_class,
-        walltime_s=spec.walltime_s,
-        data_origin=convert.jurisdiction_number(spec.data_origin),
-        preemptible=spec.preemptible,
-        checkpoint_interval_s=spec.checkpoint_interval_s,
-        approvals=list(spec.approvals),
-        entrypoint=spec.entrypoint,
-        programs=list(spec.programs),
-    )
-    if spec.min_tflops_fp16 is not None:
-        message.min_tflops_fp16 = spec.min_tflops_fp16
-    return message
-
-
 def submit_message(submission: Submission) -> pb.SubmitJobRequest:
     return pb.SubmitJobRequest(
         tenant=submission.tenant,
         client_key=submission.client_key or "",
-        spec=spec_message(submission.spec),
+        spec=convert.spec_message(submission.spec),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from google.protobuf.json_format import MessageToDict, ParseDict
@@ -118,25 +119,64 @@ def placement_message(placement: Placement) -> common_pb2.Placement:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a job needs; mirrors the API's `JobSpec` (and the domain's `JobRequest` without
+    tenant and client key). Name `models`, or set `min_tflops_fp16`, or both."""
+
+    workers: int
+    per_worker: int
+    walltime_s: int
+    data_origin: Jurisdiction = Jurisdiction.MAINLAND
+    models: tuple[str, ...] = ()
+    min_tflops_fp16: int | None = None
+    priority_class: str = ""
+    preemptible: bool = True
+    checkpoint_interval_s: int = 0
+    approvals: tuple[str, ...] = ()
+    entrypoint: str = ""
+    programs: tuple[str, ...] = ()
+
+
+def spec_message(spec: JobSpec) -> scheduler_pb2.JobSpec:
+    message = scheduler_pb2.JobSpec(
+        workers=spec.workers,
+        per_worker=spec.per_worker,
+        models=list(spec.models),
+        priority_class=spec.priority_class,
+        walltime_s=spec.walltime_s,
+        data_origin=jurisdiction_number(spec.data_origin),
+        preemptible=spec.preemptible,
+        checkpoint_interval_s=spec.checkpoint_interval_s,
+        approvals=list(spec.approvals),
+        entrypoint=spec.entrypoint,
+        programs=list(spec.programs),
+    )
+    if spec.min_tflops_fp16 is not None:
+        message.min_tflops_fp16 = spec.min_tflops_fp16
+    return message
+
+
 def job_message(record: JobRecord, reason: tuple[str, str] | None = None) -> scheduler_pb2.Job:
     """A stored job as the API shows it; `reason` (code, words) overrides the stored one (a
     queued job's pending reason lives in the coordinator's memory)."""
     job = record.job
-    spec = scheduler_pb2.JobSpec(
-        workers=job.gang.workers,
-        per_worker=job.gang.per_worker,
-        models=sorted(job.models) if job.min_tflops_fp16 is None else [],
-        priority_class=job.priority_class,
-        walltime_s=job.walltime_s,
-        data_origin=jurisdiction_number(job.data_origin),
-        preemptible=job.preemptible,
-        checkpoint_interval_s=job.checkpoint_interval_s,
-        approvals=list(job.approvals),
-        entrypoint=job.entrypoint,
-        programs=list(job.programs),
+    spec = spec_message(
+        JobSpec(
+            workers=job.gang.workers,
+            per_worker=job.gang.per_worker,
+            walltime_s=job.walltime_s,
+            data_origin=job.data_origin,
+            models=tuple(sorted(job.models)) if job.min_tflops_fp16 is None else (),
+            min_tflops_fp16=job.min_tflops_fp16,
+            priority_class=job.priority_class,
+            preemptible=job.preemptible,
+            checkpoint_interval_s=job.checkpoint_interval_s,
+            approvals=job.approvals,
+            entrypoint=job.entrypoint,
+            programs=job.programs,
+        )
     )
-    if job.min_tflops_fp16 is not None:
-        spec.min_tflops_fp16 = job.min_tflops_fp16
     code, words = reason or (record.reason_code or "", record.reason or "")
     message = scheduler_pb2.Job(
         id=job.id,
