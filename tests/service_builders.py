@@ -115,6 +115,12 @@ class World:
     def record(self, job_id: str) -> JobRecord:
         return self.coordinator.job(job_id)
 
+    def nodes_of(self, job_id: str) -> list[str]:
+        """The nodes the job's current (or last) attempt was placed on, rank by rank."""
+        placement = self.record(job_id).placement
+        assert placement is not None, f"{job_id} was never placed"
+        return [node for node, _ in placement.workers]
+
     def state(self, job_id: str) -> JobState:
         return self.record(job_id).state
 

@@ -4,14 +4,16 @@ executor: submit, admit, run, finish; retries; preemption; cancel; walltime; rec
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from scheduler.domain.clock import Clock
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.geography import Jurisdiction
-from scheduler.domain.jobs import JobState
+from scheduler.domain.jobs import Job, JobState
 from scheduler.domain.nodes import NodeState
 from scheduler.domain.requests import JobRequest
 from scheduler.executor.base import ExecutorEvent, StopReason
@@ -191,7 +193,7 @@ def test_a_lost_node_requeues_the_job_and_takes_the_node_out_of_service() -> Non
     world = a_world()
     job = world.submit()
     world.run()
-    node = world.record(job).placement.workers[0][0]  # type: ignore[union-attr]
+    node = world.nodes_of(job)[0]
     world.run(10)
 
     world.executor.lose_node(node)
@@ -204,7 +206,7 @@ def test_a_lost_node_requeues_the_job_and_takes_the_node_out_of_service() -> Non
     # It ran again at once, elsewhere.
     assert record.state is ADMITTED
     assert record.attempt == 2
-    assert node not in record.placement.nodes  # type: ignore[union-attr]
+    assert node not in world.nodes_of(job)
 
 
 # ---------------------------------------------------------------------- preemption
@@ -370,8 +372,8 @@ def test_after_a_restart_an_attempt_nobody_holds_is_stopped() -> None:
 class StuckExecutor(FakeExecutor):
     """A fake executor whose `poll` blocks until released: a tick that takes its time."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, clock: Clock, runtime: Callable[[Job], int]) -> None:
+        super().__init__(clock, runtime)
         self.inside = threading.Event()
         self.release = threading.Event()
         self.stuck = False
@@ -467,7 +469,7 @@ def test_taking_a_node_down_requeues_its_work_without_counting_a_failure() -> No
     job = world.submit()
     world.run()
     world.run(60)
-    node = world.record(job).placement.workers[0][0]  # type: ignore[union-attr]
+    node = world.nodes_of(job)[0]
 
     world.coordinator.set_node_state(node, NodeState.DOWN, actor="ops@pool")
     world.run()
@@ -475,7 +477,7 @@ def test_taking_a_node_down_requeues_its_work_without_counting_a_failure() -> No
     record = world.record(job)
     assert record.failures == 0
     assert record.attempt == 2  # queued again and admitted elsewhere at once
-    assert node not in record.placement.nodes  # type: ignore[union-attr]
+    assert node not in world.nodes_of(job)
     assert "requeued" in world.kinds(job)
     # Attempt 1 was billed for its 60 s: 8 × 60 s at 1000 fen/h.
     assert world.balance(AccountKind.OWNER_RECEIVABLE, "sz-gov") == 133
