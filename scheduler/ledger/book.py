@@ -269,8 +269,10 @@ class Ledger:
         """Every account with a non-zero balance."""
         return dict(self._balances)
 
-    def postings(self) -> tuple[Posting, ...]:
-        return tuple(self._postings)
+    def postings(self, after: int = 0) -> tuple[Posting, ...]:
+        """The postings after the first `after` (all by default), in order: a writer that kept
+        how many it has stored takes only the new ones, without copying the whole book."""
+        return tuple(self._postings[after:])
 
     def find(self, key: PostingKey) -> Posting | None:
         return self._by_key.get(key)

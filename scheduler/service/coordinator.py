@@ -891,7 +891,7 @@ class Coordinator:
         """Write the step's job changes, events, audits and the ledger's new postings (and the
         fair-share usage, after a cycle) in one transaction. Nothing is written when the step
         changed nothing."""
-        postings = self.ledger.postings()[self._committed_postings :]
+        postings = self.ledger.postings(self._committed_postings)
         if not (writes.changes or writes.events or writes.audits or postings or fair_share):
             return
         commit = Commit(

@@ -89,6 +89,16 @@ def test_reposting_the_same_key_and_entries_is_a_no_op_returning_the_first_posti
     assert snapshot(ledger) == before
 
 
+def test_postings_after_a_count_are_the_newer_ones_in_order() -> None:
+    ledger = funded()
+    top_up(ledger, "pcl", CNY, 500, ref="pay-1", at=START)
+    top_up(ledger, "pcl", CNY, 700, ref="pay-2", at=START)
+
+    assert ledger.postings(1) == ledger.postings()[1:]
+    assert [p.seq for p in ledger.postings(1)] == [2, 3]
+    assert ledger.postings(len(ledger)) == ()
+
+
 @pytest.mark.parametrize(
     "entries",
     [[(SPONSOR, -20_000), (BUDGET, 20_000)], [(BUDGET, 10_000), (SPONSOR, -10_000)]],
