@@ -15,6 +15,13 @@ class InvalidField(DomainError, ValueError):
         self.field = field
         self.message = message
 
+    def moved(self, old: str, new: str) -> InvalidField:
+        """The same error with the field path's prefix `old` replaced by `new`: a pool's key path
+        (`nodes.n1.owner`) shown as the request field it came from (`node.owner`)."""
+        if self.field == old or self.field.startswith(old + "."):
+            return type(self)(new + self.field[len(old) :], self.message)
+        return self
+
 
 class UnknownReference(InvalidField):
     """A value names something (accelerator, owner, tenant, …) that does not exist."""

@@ -46,6 +46,22 @@ class ClusterState:
     def pool(self) -> Pool:
         return self.facts.pool
 
+    def with_pool(self, pool: Pool) -> ClusterState:
+        """The same jobs, usage and budgets over a changed pool (a node added, removed or
+        redescribed; a tenant or an approval put). Every running job's nodes must still be in
+        `pool` with room for it. Rebuilt from scratch: operators change the pool rarely."""
+        state = ClusterState(pool, self.usage)
+        state._accrued_at = self._accrued_at
+        state.budgets = self.budgets
+        for node in pool.nodes.values():
+            if node.state is not NodeState.UP:
+                state.set_node_state(node.id, node.state)
+        for running in self.running.values():
+            state.start(running)
+        for job in self.pending.values():
+            state.submit(job)
+        return state
+
     # ------------------------------------------------------------ changes
     def submit(self, job: Job) -> None:
         if job.id in self.pending or job.id in self.running:

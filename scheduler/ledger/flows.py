@@ -2,6 +2,8 @@
 
     flow          key                          entries (+ into, - out of)
     fund_program  (fund, program)              sponsor-funding -B, program-budget +B
+    fund_to       (fund, program, change-n)    sponsor-funding -d, program-budget +d (d < 0:
+                                               a budget cut, at most what is unspent)
     top_up        (top-up, tenant, ref)        tenant-deposits -x, tenant-balance +x
     reserve       (reserve, job, attempt)      per program: budget -s, reserved +s;
                                                tenant: balance -c, reserved +c
@@ -54,6 +56,53 @@ def fund_program(ledger: Ledger, program: Program, at: int | None = None) -> Pos
     return ledger.post(
         PostingKey(PostingKind.FUND, program.id), when, entries, currency=program.currency
     )
+
+
+def funded(ledger: Ledger, program_id: str) -> tuple[int, int]:
+    """What the program's sponsor has funded in all, and in how many fundings (looked up by
+    key: the first, then `change-1`, `change-2`, …)."""
+    total = count = 0
+    key = PostingKey(PostingKind.FUND, program_id)
+    while (posting := ledger.find(key)) is not None:
+        count += 1
+        total += sum(
+            amount
+            for account, amount in posting.entries
+            if account.kind is AccountKind.PROGRAM_BUDGET
+        )
+        key = PostingKey(PostingKind.FUND, program_id, ref=f"change-{count}")
+    return total, count
+
+
+def budget_change(ledger: Ledger, program: Program) -> int:
+    """How much funding `fund_to` would post (negative: a cut). A cut may take back only what
+    is neither paid nor reserved: InvalidField naming `program.budget` otherwise."""
+    total, _ = funded(ledger, program.id)
+    delta = program.budget - total
+    unspent = ledger.balance(Account(AccountKind.PROGRAM_BUDGET, program.id, program.currency))
+    if unspent + delta < 0:
+        raise InvalidField(
+            "program.budget",
+            f"cannot cut the budget to {program.budget}: {total - unspent} of the {total} "
+            "funded is already paid or reserved",
+        )
+    return delta
+
+
+def fund_to(ledger: Ledger, program: Program, at: int) -> Posting | None:
+    """Bring what the sponsor funded to `program.budget` (a program whose budget an operator
+    changed): the first funding is `fund_program`'s, each later change posts the difference
+    (`budget_change`) under the next `change-<n>` ref. None when nothing is owed."""
+    _, count = funded(ledger, program.id)
+    if count == 0:
+        return fund_program(ledger, program)
+    delta = budget_change(ledger, program)
+    if delta == 0:
+        return None
+    sponsor = Account(AccountKind.SPONSOR_FUNDING, program.sponsor, program.currency)
+    budget = Account(AccountKind.PROGRAM_BUDGET, program.id, program.currency)
+    key = PostingKey(PostingKind.FUND, program.id, ref=f"change-{count}")
+    return ledger.post(key, at, [(sponsor, -delta), (budget, delta)], currency=program.currency)
 
 
 def top_up(

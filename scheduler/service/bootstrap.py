@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from scheduler.domain.pool import Pool
 from scheduler.ledger.book import Ledger
 from scheduler.ledger.config import ProgramsConfig
-from scheduler.ledger.flows import fund_program, top_up
+from scheduler.ledger.flows import fund_program, fund_to, top_up
 from scheduler.ledger.programs import Program
 from scheduler.store.base import Store
 from scheduler.store.records import Commit
@@ -53,7 +53,15 @@ def load_world(store: Store, config: Pool, programs: ProgramsConfig | None, at: 
         fair_share_half_life_s=config.fair_share_half_life_s,
     )
     stored_programs = {program.id: program for program in store.programs()}
-    return World(pool, stored_programs, Ledger.replay(store.postings()), seeded)
+    ledger = Ledger.replay(store.postings())
+    # A program is stored before the ledger follows its budget (two transactions): a start
+    # after a crash in between posts what the budget still owes.
+    owed = len(ledger)
+    for program in stored_programs.values():
+        fund_to(ledger, program, at)
+    if len(ledger) > owed:
+        store.commit(Commit(at=at, postings=ledger.postings(owed)))
+    return World(pool, stored_programs, ledger, seeded)
 
 
 def _seed(store: Store, config: Pool, programs: ProgramsConfig | None, at: int) -> None:

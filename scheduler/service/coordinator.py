@@ -41,6 +41,8 @@ from scheduler.domain.jobs import Job, JobState, RunningJob
 from scheduler.domain.nodes import Node, NodeState
 from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest, to_job
+from scheduler.domain.residency import Approval
+from scheduler.domain.tenants import Tenant
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.decisions import Admission, CycleResult
 from scheduler.engine.reasons import Reason
@@ -51,7 +53,7 @@ from scheduler.ledger.available import budgets_from
 from scheduler.ledger.book import Ledger
 from scheduler.ledger.config import ProgramsConfig
 from scheduler.ledger.errors import LedgerError
-from scheduler.ledger.flows import open_attempts, release, reserve
+from scheduler.ledger.flows import budget_change, fund_to, open_attempts, release, reserve
 from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import (
     OwnerReport,
@@ -66,6 +68,13 @@ from scheduler.service import event_kinds as ek
 from scheduler.service.billing import close_attempt
 from scheduler.service.bootstrap import load_world
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded, unknown_job_message
+from scheduler.service.pool_changes import (
+    check_program,
+    with_approval,
+    with_node,
+    with_tenant,
+    without_node,
+)
 from scheduler.service.settings import CoordinatorSettings
 from scheduler.service.submissions import GroupCommit
 from scheduler.service.writes import Launch, Stop, Writes
@@ -484,6 +493,92 @@ class Coordinator:
             self._act(writes)
             self._changed = True
             return node
+
+    def register_node(
+        self, node: Node, actor: str, state: NodeState | None = None
+    ) -> tuple[Node, bool]:
+        """Add a node, or replace the description of the node of its id (audited `node.put`);
+        returns the node and whether it is new. `state` None: up for a new node, unchanged for
+        a known one; a known node's new state is set as `set_node_state` sets it. A node that
+        holds work may change only its labels (ChangeRefused)."""
+        with self._core_lock:
+            self._check_running()
+            old = self.pool.nodes.get(node.id)
+            wanted = state or (old.state if old is not None else NodeState.UP)
+            node = node.with_state(old.state if old is not None else wanted)
+            pool = with_node(self.pool, node, self._holds_work(node.id))
+            if old != node:
+                with self._store_lock:
+                    self.store.put_nodes([node], self.clock.now(), actor)
+                self._adopt(pool)
+            if wanted is not node.state:
+                node = self.set_node_state(node.id, wanted, actor)
+            return node, old is None
+
+    def remove_node(self, node_id: str, actor: str) -> Node:
+        """Take a node out of the pool for good (audited `node.remove`). A node that still
+        holds work, and the last node, stay (ChangeRefused); an unknown one: UnknownNode."""
+        with self._core_lock:
+            self._check_running()
+            if node_id not in self.pool.nodes:
+                raise UnknownNode(f"node_id: no node {node_id!r} in the pool")
+            writes = Writes(self.clock.now())
+            self._take_reports(writes)  # work that ended since the last tick frees the node
+            self._commit(writes)
+            self._act(writes)
+            pool = without_node(self.pool, node_id, self._holds_work(node_id))
+            with self._store_lock:
+                node = self.store.remove_node(node_id, writes.at, actor)
+            self._adopt(pool)
+            return node
+
+    def put_tenant(self, tenant: Tenant, actor: str) -> tuple[Tenant, bool]:
+        """Add a tenant or replace one whole, quotas included (audited `tenant.put`); returns it
+        and whether it is new. Its queued and running jobs stay; the next cycle holds them to
+        the new quotas."""
+        with self._core_lock:
+            self._check_running()
+            old = self.pool.tenants.get(tenant.id)
+            pool = with_tenant(self.pool, tenant)
+            if old != tenant:
+                with self._store_lock:
+                    self.store.put_tenants([tenant], self.clock.now(), actor)
+                self._adopt(pool)
+            return tenant, old is None
+
+    def put_approval(self, approval: Approval, actor: str) -> tuple[Approval, bool]:
+        """Add or replace a cross-border approval (audited `approval.put`); returns it and
+        whether it is new."""
+        with self._core_lock:
+            self._check_running()
+            old = self.pool.approvals.get(approval.id)
+            pool = with_approval(self.pool, approval)
+            if old != approval:
+                with self._store_lock:
+                    self.store.put_approvals([approval], self.clock.now(), actor)
+                self._adopt(pool)
+            return approval, old is None
+
+    def put_program(self, program: Program, actor: str) -> tuple[Program, bool]:
+        """Add a subsidy program or replace one whole (audited `program.put`); returns it and
+        whether it is new. The ledger follows its budget: a new program is funded, a changed
+        budget posts the difference (a cut takes back only what is neither paid nor reserved).
+        Reservations already made keep the terms they were made on."""
+        with self._core_lock:
+            self._check_running()
+            old = self.programs.get(program.id)
+            check_program(program, self.pool, old)
+            budget_change(self.ledger, program)  # refuses a cut into what is spent
+            if old == program:
+                return program, False
+            now = self.clock.now()
+            with self._store_lock:
+                self.store.put_programs([program], now, actor)
+            self.programs[program.id] = program
+            fund_to(self.ledger, program, now)
+            self._commit(Writes(now))
+            self._changed = True
+            return program, old is None
 
     # ------------------------------------------------------------------ reading
 
@@ -934,6 +1029,21 @@ class Coordinator:
                 )
         for node_id in writes.nodes_lost:
             self._node_down(node_id, writes.at)
+
+    def _adopt(self, pool: Pool) -> None:
+        """Run on a pool an operator changed (already stored)."""
+        self.pool = pool
+        self.state = self.state.with_pool(pool)
+        self._changed = True
+
+    def _holds_work(self, node_id: str) -> bool:
+        """Whether an attempt holds (or is still stopping on) the node."""
+        return any(
+            record.placement is not None
+            and node_id in record.placement.nodes
+            and (record.state in HOLDING or record.state is JobState.PREEMPTED)
+            for record in self.records.values()
+        )
 
     def _node_down(self, node_id: str, at: int) -> None:
         """A node the executor lost takes no more work until an operator brings it back."""

@@ -15,6 +15,11 @@ class CoordinatorStopped(CoordinatorError):
     rebuilds everything from the store."""
 
 
+class ChangeRefused(CoordinatorError):
+    """An operator's change cannot be made in the pool's present state (a node that still holds
+    work, the last node): nothing was changed. The message says what to do first."""
+
+
 class JobAlreadyEnded(CoordinatorError):
     """The job finished, failed or was rejected before the request: nothing was changed."""
 

@@ -133,6 +133,13 @@ class Store(ABC):
         UnknownNode for an unknown node."""
 
     @abstractmethod
+    def remove_node(self, node_id: str, at: int, actor: str) -> Node:
+        """Take a node out of the pool for good and return it as it was.
+
+        MUST write a `node.remove` audit record (the node's last value); MUST raise UnknownNode
+        for an unknown node. Jobs, postings and events that name the node are kept."""
+
+    @abstractmethod
     def put_tenants(self, tenants: Iterable[Tenant], at: int, actor: str) -> None:
         """Add or replace tenants (with their quotas) by id; audited as `tenant.put`, as
         `put_nodes` says."""

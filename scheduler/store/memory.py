@@ -42,6 +42,7 @@ from scheduler.store.rules import (
     V,
     canonical,
     check_limit,
+    node_remove_audit,
     node_state_audit,
     plan_commit,
     plan_puts,
@@ -206,6 +207,17 @@ class MemoryStore(Store):
         self._nodes[node_id] = changed
         self._append_audit(at, audit, canonical(audit.details, "details"))
         return changed
+
+    def remove_node(self, node_id: str, at: int, actor: str) -> Node:
+        self._open()
+        node = self._nodes.get(node_id)
+        if node is None:
+            raise UnknownNode(f"node {node_id!r} is not in the pool")
+        audit = node_remove_audit(node, actor)
+        details = canonical(audit.details, "details")
+        del self._nodes[node_id]
+        self._append_audit(at, audit, details)
+        return node
 
     def put_tenants(self, tenants: Iterable[Tenant], at: int, actor: str) -> None:
         self._put(self._tenants, tenants, "tenants", TENANT_PUT, at, actor, encode_tenant)

@@ -22,6 +22,7 @@ SCHEDULER = "scheduler"
 # Audit actions the store writes by itself.
 NODE_PUT = "node.put"
 NODE_STATE = "node.state"
+NODE_REMOVE = "node.remove"
 TENANT_PUT = "tenant.put"
 PROGRAM_PUT = "program.put"
 APPROVAL_PUT = "approval.put"

@@ -13,7 +13,7 @@ from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import Job
 from scheduler.domain.nodes import Node, NodeState
 from scheduler.ledger.book import Posting, PostingKey
-from scheduler.store.codec import JsonObject, dumps, json_value
+from scheduler.store.codec import JsonObject, dumps, encode_node, json_value
 from scheduler.store.errors import (
     DuplicateJob,
     PostingConflict,
@@ -22,6 +22,7 @@ from scheduler.store.errors import (
 )
 from scheduler.store.records import (
     CROSS_BORDER_PLACEMENT,
+    NODE_REMOVE,
     NODE_STATE,
     SCHEDULER,
     Commit,
@@ -240,6 +241,12 @@ def node_state_audit(node: Node, state: NodeState, actor: str) -> NewAudit:
     if not actor:
         raise InvalidField("actor", "must name who makes the change")
     return NewAudit(actor, NODE_STATE, node.id, {"from": node.state.value, "to": state.value})
+
+
+def node_remove_audit(node: Node, actor: str) -> NewAudit:
+    if not actor:
+        raise InvalidField("actor", "must name who makes the change")
+    return NewAudit(actor, NODE_REMOVE, node.id, {"old": encode_node(node), "new": None})
 
 
 def check_limit(limit: int) -> None:

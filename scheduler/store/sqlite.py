@@ -95,6 +95,7 @@ from scheduler.store.rules import (
     V,
     canonical,
     check_limit,
+    node_remove_audit,
     node_state_audit,
     plan_commit,
     plan_puts,
@@ -368,6 +369,16 @@ class SqliteStore(Store):
             )
             _insert_audit(db, at, audit, canonical(audit.details, "details"))
             return changed
+
+    def remove_node(self, node_id: str, at: int, actor: str) -> Node:
+        with self._transaction("remove a node") as db:
+            node = self._spec(db, "nodes", node_id, decode_node)
+            if node is None:
+                raise UnknownNode(f"node {node_id!r} is not in the pool")
+            audit = node_remove_audit(node, actor)
+            db.execute("DELETE FROM nodes WHERE id = ?", (node_id,))
+            _insert_audit(db, at, audit, canonical(audit.details, "details"))
+            return node
 
     def put_tenants(self, tenants: Iterable[Tenant], at: int, actor: str) -> None:
         self._put("tenants", tenants, TENANT_PUT, at, actor, encode_tenant, decode_tenant)

@@ -29,6 +29,7 @@ from scheduler.store.records import (
     APPROVAL_PUT,
     CROSS_BORDER_PLACEMENT,
     NODE_PUT,
+    NODE_REMOVE,
     NODE_STATE,
     PROGRAM_PUT,
     SCHEDULER,
@@ -517,6 +518,24 @@ def test_a_node_state_change_is_audited(store: Store) -> None:
         store.set_node_state("ghost", NodeState.DOWN, T0, "oncall")
     with pytest.raises(InvalidField, match="actor"):
         store.set_node_state(node.id, NodeState.DOWN, T0, "")
+
+
+def test_a_removed_node_is_gone_and_its_last_value_audited(store: Store) -> None:
+    first, second = a_pool().nodes(2).build().nodes.values()
+    store.put_nodes([first, second], T0, ADMIN)
+    assert store.remove_node(first.id, T0 + 9, "oncall") == first
+    assert store.nodes() == [second]
+    [record] = store.audit(action=NODE_REMOVE)
+    assert (record.at, record.actor, record.subject) == (T0 + 9, "oncall", first.id)
+    old = record.details["old"]
+    assert isinstance(old, dict) and old["model"] == first.model
+    assert record.details["new"] is None
+    with pytest.raises(UnknownNode, match=first.id):
+        store.remove_node(first.id, T0 + 10, "oncall")
+    with pytest.raises(InvalidField, match="actor"):
+        store.remove_node(second.id, T0 + 10, "")
+    assert store.nodes() == [second]
+    assert len(store.audit(action=NODE_REMOVE)) == 1
 
 
 def test_tenants_programs_and_approvals_round_trip_audited(store: Store) -> None:
