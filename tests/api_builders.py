@@ -4,7 +4,8 @@ test talks to it with ordinary blocking stubs while it drives the coordinator's 
 `Served.scheduler` calls as an operator; `Served.as_(token)` gives a stub that presents any
 token (None: none), e.g. `served.as_(tenant_token("t1"))`. `Served.admin` and
 `Served.admin_as(token)` are the same for the Admin service. `Served(..., tls=TlsFiles(...))`
-serves TLS only, and its stubs trust the (self-signed) certificate of `tls`."""
+serves TLS only, and its stubs trust the (self-signed) certificate of `tls`; `rate_limit` and
+`workers` go to `Server.start`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 import grpc
 
 from scheduler.api.auth import AUTHORIZATION, TokenBook
+from scheduler.api.ratelimit import RateLimit
 from scheduler.api.server import Server, TlsFiles
 from scheduler.api.v1 import admin_pb2_grpc, scheduler_pb2_grpc
 from scheduler.domain.pool import Pool
@@ -96,13 +98,27 @@ def free_port() -> int:
 
 class Served:
     def __init__(
-        self, coordinator: Coordinator, tokens: TokenBook, *, tls: TlsFiles | None = None
+        self,
+        coordinator: Coordinator,
+        tokens: TokenBook,
+        *,
+        tls: TlsFiles | None = None,
+        rate_limit: RateLimit | None = None,
+        workers: int = 64,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
         self.thread.start()
         started = asyncio.run_coroutine_threadsafe(
-            Server.start(coordinator, "127.0.0.1:0", tokens, tls=tls), self.loop
+            Server.start(
+                coordinator,
+                "127.0.0.1:0",
+                tokens,
+                workers=workers,
+                tls=tls,
+                rate_limit=rate_limit,
+            ),
+            self.loop,
         )
         self.server = started.result(START_TIMEOUT_S)
         self.address = f"127.0.0.1:{self.server.port}"

@@ -10,15 +10,17 @@ coordinator's current pool and programs), SetNodeState (through the coordinator,
 caller's token name), GetUsageReport (the ledger, read under the coordinator's core lock) and
 ListAudit (the store's audit trail, through the coordinator).
 
-Not served yet: RegisterNode, RemoveNode, PutTenant, PutProgram, PutApproval and ExportEvidence
-answer UNIMPLEMENTED (after the operator check).
+Writes (RegisterNode, RemoveNode, PutTenant, PutProgram, PutApproval) go through the
+coordinator, which checks them against the pool and the ledger before anything is written and
+audits each with the caller's token name. ExportEvidence streams the ledger's settlements.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
-import grpc
+from google.protobuf.message import Message
 
 from scheduler.api import convert
 from scheduler.api.errors import details_of, status_of
@@ -37,6 +39,7 @@ def page_size(requested: int) -> int:
     return size
 
 
+M = TypeVar("M", bound=Message)
 MAX_SEQ = 2**63 - 1  # the largest sequence number SQLite stores
 
 
@@ -224,45 +227,99 @@ class AdminServicer(Calls, admin_pb2_grpc.AdminServicer):
 
         return await self._call(context, work)
 
-    # ------------------------------------------------------------------ not served yet
-
-    async def _not_served(self, context: Context, rpc: str) -> None:
-        await self._operator(context, rpc)
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"Admin.{rpc} is not served yet")
+    # ------------------------------------------------------------------ changing the pool
 
     async def RegisterNode(
         self, request: admin_pb2.RegisterNodeRequest, context: Context
     ) -> admin_pb2.RegisterNodeResponse:
-        await self._not_served(context, "RegisterNode")
-        raise AssertionError("unreachable: abort raises")
+        principal = await self._operator(context, "RegisterNode")
+
+        def work() -> admin_pb2.RegisterNodeResponse:
+            node, state = convert.node(_required(request, "node").node, "node")
+            node, created = self._coordinator.register_node(node, principal.name, state)
+            return admin_pb2.RegisterNodeResponse(node=convert.node_message(node), created=created)
+
+        return await self._call(context, work)
 
     async def RemoveNode(
         self, request: admin_pb2.RemoveNodeRequest, context: Context
     ) -> admin_pb2.RemoveNodeResponse:
-        await self._not_served(context, "RemoveNode")
-        raise AssertionError("unreachable: abort raises")
+        principal = await self._operator(context, "RemoveNode")
+
+        def work() -> admin_pb2.RemoveNodeResponse:
+            if not request.node_id:
+                raise InvalidField("node_id", "must not be empty")
+            node = self._coordinator.remove_node(request.node_id, principal.name)
+            return admin_pb2.RemoveNodeResponse(node=convert.node_message(node))
+
+        return await self._call(context, work)
 
     async def PutTenant(
         self, request: admin_pb2.PutTenantRequest, context: Context
     ) -> admin_pb2.PutTenantResponse:
-        await self._not_served(context, "PutTenant")
-        raise AssertionError("unreachable: abort raises")
+        principal = await self._operator(context, "PutTenant")
+
+        def work() -> admin_pb2.PutTenantResponse:
+            tenant = convert.tenant(_required(request, "tenant").tenant, "tenant")
+            tenant, created = self._coordinator.put_tenant(tenant, principal.name)
+            return admin_pb2.PutTenantResponse(
+                tenant=convert.tenant_message(tenant), created=created
+            )
+
+        return await self._call(context, work)
 
     async def PutProgram(
         self, request: admin_pb2.PutProgramRequest, context: Context
     ) -> admin_pb2.PutProgramResponse:
-        await self._not_served(context, "PutProgram")
-        raise AssertionError("unreachable: abort raises")
+        principal = await self._operator(context, "PutProgram")
+
+        def work() -> admin_pb2.PutProgramResponse:
+            program = convert.program(_required(request, "program").program, "program")
+            program, created = self._coordinator.put_program(program, principal.name)
+            return admin_pb2.PutProgramResponse(
+                program=convert.program_message(program), created=created
+            )
+
+        return await self._call(context, work)
 
     async def PutApproval(
         self, request: admin_pb2.PutApprovalRequest, context: Context
     ) -> admin_pb2.PutApprovalResponse:
-        await self._not_served(context, "PutApproval")
-        raise AssertionError("unreachable: abort raises")
+        principal = await self._operator(context, "PutApproval")
+
+        def work() -> admin_pb2.PutApprovalResponse:
+            approval = convert.approval(_required(request, "approval").approval, "approval")
+            approval, created = self._coordinator.put_approval(approval, principal.name)
+            return admin_pb2.PutApprovalResponse(
+                approval=convert.approval_message(approval), created=created
+            )
+
+        return await self._call(context, work)
+
+    # ------------------------------------------------------------------ evidence
 
     async def ExportEvidence(
         self, request: admin_pb2.ExportEvidenceRequest, context: Context
     ) -> AsyncIterator[admin_pb2.EvidenceRow]:
-        await self._not_served(context, "ExportEvidence")
-        return
-        yield  # an async generator, as a server-streaming handler must be
+        await self._operator(context, "ExportEvidence")
+
+        def work() -> list[admin_pb2.EvidenceRow]:
+            if request.after_posting < 0:
+                raise InvalidField("after_posting", "must not be negative")
+            rows = self._coordinator.evidence(
+                request.after_posting,
+                program=request.program or None,
+                tenant=request.tenant or None,
+                supplier=request.supplier or None,
+            )
+            return [convert.evidence_message(row) for row in rows]
+
+        for row in await self._call(context, work):
+            yield row
+
+
+def _required(request: M, field: str) -> M:
+    """`request`, once its message field `field` is known to be set."""
+    if not request.HasField(field):
+        raise InvalidField(field, "must be set")
+    return request

@@ -18,21 +18,30 @@ text), like `gbasched serve` without TLS listens on loopback only.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from scheduler.api import convert
 from scheduler.api.auth import bearer
 from scheduler.api.convert import JobSpec
+from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, scheduler_pb2_grpc
 from scheduler.api.v1 import scheduler_pb2 as pb
-from scheduler.api.v1 import scheduler_pb2_grpc
+from scheduler.domain.accelerators import AcceleratorModel, Catalogue, Precision
+from scheduler.domain.capacity import Breakdown, CapacityReport
 from scheduler.domain.errors import InvalidField
+from scheduler.domain.geography import City, Currency, Jurisdiction
 from scheduler.domain.jobs import JobState, Placement
+from scheduler.domain.money import Money
+from scheduler.domain.nodes import Owner, OwnerClass
+from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
+from scheduler.ledger.programs import Program, Rates
+from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_S = 30.0
@@ -44,10 +53,14 @@ __all__ = [
     "EventView",
     "JobSpec",
     "JobView",
+    "PoolView",
     "SchedulerClient",
     "Submission",
     "SubmitResult",
+    "UsageReportView",
 ]
+
+E = TypeVar("E", bound=enum.Enum)
 
 
 class ApiError(Exception):
@@ -106,11 +119,22 @@ class JobView:
     priority_class: str
     accepted_models: tuple[str, ...]
     updated_at: int
+    programs: tuple[str, ...] = ()  # the subsidy programs the job asked to pay, by id
+    cost: tuple[Money, ...] = ()  # so far, one per currency billed; empty before any usage
+    subsidy: tuple[Money, ...] = ()  # what programs pay of `cost`, in the same currencies
+    subsidy_by_program: tuple[tuple[str, Money], ...] = ()  # `subsidy` by program id
+    reserved: tuple[Money, ...] = ()  # held for the open attempt, not yet settled
 
     @property
     def placement_summary(self) -> str:
         """E.g. `2x8 huawei-ascend-910b in mainland on n1, n2`; empty before admission."""
         return placement_summary(self.placement)
+
+    @property
+    def copay(self) -> tuple[Money, ...]:
+        """What the tenant pays itself of `cost`, per currency: cost minus subsidy."""
+        paid = {money.currency: money for money in self.subsidy}
+        return tuple(c - paid.get(c.currency, Money(c.currency, 0)) for c in self.cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +184,14 @@ def job_view(message: pb.Job) -> JobView:
         priority_class=message.spec.priority_class,
         accepted_models=tuple(message.accepted_models),
         updated_at=message.updated_at,
+        programs=tuple(message.spec.programs),
+        cost=tuple(money(m, f"cost[{i}]") for i, m in enumerate(message.cost)),
+        subsidy=tuple(money(m, f"subsidy[{i}]") for i, m in enumerate(message.subsidy)),
+        subsidy_by_program=tuple(
+            (p.program, money(p.amount, f"subsidy_by_program[{i}].amount"))
+            for i, p in enumerate(message.subsidy_by_program)
+        ),
+        reserved=tuple(money(m, f"reserved[{i}]") for i, m in enumerate(message.reserved)),
     )
 
 
@@ -171,6 +203,236 @@ def event_view(message: pb.JobEvent) -> EventView:
         job_id=message.job_id or None,
         tenant=message.tenant or None,
         data=convert.event_data(message.data),
+    )
+
+
+# ---------------------------------------------------------------------- the Admin service's replies
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    """The pool's configuration as `Admin.GetPool` shows it (without nodes and tenants, which it
+    only counts)."""
+
+    name: str
+    catalogue: Catalogue
+    owners: tuple[Owner, ...]
+    priority_classes: tuple[PriorityClass, ...]  # highest value first
+    default_priority_class: str  # empty: a job must name its class
+    policy: str
+    fair_share_half_life_s: int
+    nodes: int
+    tenants: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReportView:
+    """The ledger's reports asked for (the others empty), as of ledger posting
+    `as_of_posting`. Amounts are integer minor units of each row's currency."""
+
+    programs: tuple[ProgramReport, ...]
+    tenants: tuple[TenantReport, ...]
+    owners: tuple[OwnerReport, ...]
+    as_of_posting: int
+
+
+def wire_enum(kind: type[E], wire: Any, number: int, field: str) -> E:
+    """A reply's enum number as the domain's enum of the same member names (`CURRENCY_HKD` ->
+    `Currency.HKD`); InvalidField naming `field` for a number this client does not know."""
+    prefix = wire.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
+    try:
+        return kind[str(wire.Name(number)).removeprefix(prefix)]
+    except (KeyError, ValueError):
+        raise InvalidField(field, f"unknown value {number}") from None
+
+
+def money(message: common_pb2.Money, field: str) -> Money:
+    currency = wire_enum(Currency, common_pb2.Currency, message.currency, f"{field}.currency")
+    return Money(currency, message.minor)
+
+
+def _flags(numbers: Iterable[int], field: str) -> frozenset[TenantFlag]:
+    return frozenset(
+        wire_enum(TenantFlag, common_pb2.TenantFlag, n, f"{field}[{i}]")
+        for i, n in enumerate(numbers)
+    )
+
+
+def tenant_of(message: admin_pb2.Tenant) -> Tenant:
+    quotas = None
+    if message.HasField("quotas"):
+        quotas = tuple(
+            FlavorQuota(
+                model=f.model,
+                nominal=f.nominal,
+                borrowing_limit=f.borrowing_limit if f.HasField("borrowing_limit") else None,
+                lending_limit=f.lending_limit if f.HasField("lending_limit") else None,
+            )
+            for f in message.quotas.flavors
+        )
+    return Tenant(
+        id=message.id,
+        name=message.name,
+        weight=message.weight or 1,
+        owner=message.owner or None,
+        priority_classes=frozenset(message.priority_classes),
+        flags=_flags(message.flags, "flags"),
+        cohort=message.cohort or None,
+        quotas=quotas,
+    )
+
+
+def program_of(message: admin_pb2.Program) -> Program:
+    rates = message.rates
+    return Program(
+        id=message.id,
+        name=message.name,
+        sponsor=message.sponsor,
+        currency=wire_enum(Currency, common_pb2.Currency, message.currency, "currency"),
+        budget=message.budget,
+        valid_from=message.valid_from,
+        valid_until=message.valid_until,
+        rates=Rates(
+            rates.domestic_bp,
+            rates.other_bp,
+            rates.startup_domestic_bp if rates.HasField("startup_domestic_bp") else None,
+            rates.startup_other_bp if rates.HasField("startup_other_bp") else None,
+        ),
+        eligible_tenants=frozenset(message.eligible_tenants),
+        eligible_flags=_flags(message.eligible_flags, "eligible_flags"),
+        eligible_owners=frozenset(message.eligible_owners),
+        eligible_nodes=frozenset(message.eligible_nodes),
+        tenant_cap=message.tenant_cap if message.HasField("tenant_cap") else None,
+        cap_period_s=message.cap_period_s,
+        stacking_group=message.stacking_group or None,
+    )
+
+
+def pool_view(message: admin_pb2.GetPoolResponse) -> PoolView:
+    return PoolView(
+        name=message.name,
+        catalogue=Catalogue(
+            AcceleratorModel(
+                id=m.id,
+                vendor=m.vendor,
+                domestic=m.domestic,
+                tflops_fp16=m.tflops_fp16,
+                memory_gib=m.memory_gib,
+                tflops_fp32=m.tflops_fp32 if m.HasField("tflops_fp32") else None,
+                tops_int8=m.tops_int8 if m.HasField("tops_int8") else None,
+            )
+            for m in message.catalogue
+        ),
+        owners=tuple(
+            Owner(
+                o.id,
+                o.name,
+                wire_enum(OwnerClass, common_pb2.OwnerClass, o.owner_class, "owner_class"),
+                wire_enum(Currency, common_pb2.Currency, o.currency, "currency"),
+            )
+            for o in message.owners
+        ),
+        priority_classes=tuple(
+            PriorityClass(p.name, p.value, p.description) for p in message.priority_classes
+        ),
+        default_priority_class=message.default_priority_class,
+        policy=message.policy,
+        fair_share_half_life_s=message.fair_share_half_life_s,
+        nodes=message.nodes,
+        tenants=message.tenants,
+    )
+
+
+def _breakdown(message: admin_pb2.Breakdown) -> Breakdown:
+    return Breakdown(
+        message.nodes, message.accelerators, message.tflops_fp16, message.domestic_accelerators
+    )
+
+
+def capacity_of(message: admin_pb2.GetCapacityResponse, catalogue: Catalogue) -> CapacityReport:
+    """The capacity report the server computed, as `capacity_report` gives it locally;
+    `catalogue` (from GetPool) describes the models."""
+    totals = {
+        wire_enum(Precision, common_pb2.Precision, t.precision, "totals.precision"): t
+        for t in message.totals
+    }
+    return CapacityReport(
+        pool=message.pool,
+        nodes=message.nodes,
+        accelerators=message.accelerators,
+        schedulable_nodes=message.schedulable_nodes,
+        schedulable_accelerators=message.schedulable_accelerators,
+        tflops={p: totals[p].tflops if p in totals else 0 for p in Precision},
+        counted_accelerators={
+            p: totals[p].counted_accelerators if p in totals else 0 for p in Precision
+        },
+        domestic_accelerators=message.domestic_accelerators,
+        domestic_tflops_fp16=message.domestic_tflops_fp16,
+        by_city={
+            wire_enum(City, common_pb2.City, c.city, "by_city.city"): _breakdown(c.capacity)
+            for c in message.by_city
+        },
+        by_owner_class={
+            wire_enum(
+                OwnerClass, common_pb2.OwnerClass, o.owner_class, "by_owner_class.owner_class"
+            ): _breakdown(o.capacity)
+            for o in message.by_owner_class
+        },
+        by_jurisdiction={
+            wire_enum(
+                Jurisdiction, common_pb2.Jurisdiction, j.jurisdiction, "by_jurisdiction"
+            ): _breakdown(j.capacity)
+            for j in message.by_jurisdiction
+        },
+        by_model={m.model: _breakdown(m.capacity) for m in message.by_model},
+        catalogue=catalogue,
+    )
+
+
+def usage_report_view(message: admin_pb2.GetUsageReportResponse) -> UsageReportView:
+    def currency(number: int) -> Currency:
+        return wire_enum(Currency, common_pb2.Currency, number, "currency")
+
+    return UsageReportView(
+        programs=tuple(
+            ProgramReport(
+                program=r.program,
+                currency=currency(r.currency),
+                budget=r.budget,
+                reserved=r.reserved,
+                paid=r.paid,
+                remaining=r.remaining,
+                tenants_served=tuple(r.tenants_served),
+                paid_domestic=r.paid_domestic,
+                paid_other=r.paid_other,
+            )
+            for r in message.programs
+        ),
+        tenants=tuple(
+            TenantReport(
+                tenant=r.tenant,
+                currency=currency(r.currency),
+                deposited=r.deposited,
+                balance=r.balance,
+                reserved=r.reserved,
+                spent=r.spent,
+                subsidised=r.subsidised,
+                attempts_settled=r.attempts_settled,
+                accelerator_seconds=r.accelerator_seconds,
+            )
+            for r in message.tenants
+        ),
+        owners=tuple(
+            OwnerReport(
+                owner=r.owner,
+                currency=currency(r.currency),
+                receivable=r.receivable,
+                accelerator_seconds=r.accelerator_seconds,
+                attempts_settled=r.attempts_settled,
+            )
+            for r in message.owners
+        ),
+        as_of_posting=message.as_of_posting,
     )
 
 
@@ -237,6 +499,7 @@ class SchedulerClient:
         self.timeout_s = timeout_s
         self._metadata: tuple[tuple[str, str], ...] = bearer(token) if token else ()
         self._stub = scheduler_pb2_grpc.SchedulerStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminStub(self._channel)
 
     def __enter__(self) -> SchedulerClient:
         return self
@@ -252,9 +515,9 @@ class SchedulerClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _unary(self, method: str, request: Any) -> Any:
+    def _unary(self, method: str, request: Any, stub: Any = None) -> Any:
         try:
-            return getattr(self._stub, method)(
+            return getattr(stub or self._stub, method)(
                 request, metadata=self._metadata, timeout=self.timeout_s
             )
         except grpc.RpcError as exc:
@@ -326,3 +589,62 @@ class SchedulerClient:
             raise ApiError.of(exc) from None
         finally:
             stream.cancel()
+
+    # ------------------------------------------------------------------ the Admin service
+    # Operators only: a tenant's token is refused with ApiError PERMISSION_DENIED.
+
+    def pool(self) -> PoolView:
+        """The pool's configuration (Admin.GetPool)."""
+        reply: admin_pb2.GetPoolResponse = self._unary(
+            "GetPool", admin_pb2.GetPoolRequest(), self._admin
+        )
+        return pool_view(reply)
+
+    def capacity(self, catalogue: Catalogue | None = None) -> CapacityReport:
+        """The pool's capacity (Admin.GetCapacity); the models are described by `catalogue`, or
+        by the pool's own (one more call, GetPool) when None."""
+        if catalogue is None:
+            catalogue = self.pool().catalogue
+        reply: admin_pb2.GetCapacityResponse = self._unary(
+            "GetCapacity", admin_pb2.GetCapacityRequest(), self._admin
+        )
+        return capacity_of(reply, catalogue)
+
+    def tenants(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Tenant]:
+        """Every tenant with its quotas, by id (Admin.ListTenants), a page at a time."""
+        token = ""
+        while True:
+            request = admin_pb2.ListTenantsRequest(page_size=page_size, page_token=token)
+            reply: admin_pb2.ListTenantsResponse = self._unary("ListTenants", request, self._admin)
+            for message in reply.tenants:
+                yield tenant_of(message)
+            token = reply.next_page_token
+            if not token:
+                return
+
+    def programs(self) -> list[Program]:
+        """Every subsidy program, by id (Admin.ListPrograms)."""
+        reply: admin_pb2.ListProgramsResponse = self._unary(
+            "ListPrograms", admin_pb2.ListProgramsRequest(), self._admin
+        )
+        return [program_of(message) for message in reply.programs]
+
+    def usage_report(
+        self, *, programs: bool = True, tenants: bool = True, owners: bool = True
+    ) -> UsageReportView:
+        """The ledger's reports asked for (Admin.GetUsageReport); the others come back empty."""
+        kinds = [
+            kind
+            for kind, wanted in (
+                (admin_pb2.USAGE_REPORT_KIND_PROGRAMS, programs),
+                (admin_pb2.USAGE_REPORT_KIND_TENANTS, tenants),
+                (admin_pb2.USAGE_REPORT_KIND_OWNERS, owners),
+            )
+            if wanted
+        ]
+        if not kinds:  # the server would answer all three
+            raise InvalidField("usage_report", "ask for at least one report")
+        reply: admin_pb2.GetUsageReportResponse = self._unary(
+            "GetUsageReport", admin_pb2.GetUsageReportRequest(kinds=kinds), self._admin
+        )
+        return usage_report_view(reply)

@@ -9,7 +9,7 @@ against what the wire can carry. The server reads requests and writes replies; t
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -32,12 +32,15 @@ from scheduler.domain.nodes import Node, NodeState, Owner, OwnerClass
 from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest
 from scheduler.domain.residency import Approval
-from scheduler.domain.tenants import PriorityClass, Tenant, TenantFlag
-from scheduler.ledger.programs import BASIS_POINTS, Program
+from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
+from scheduler.ledger.evidence import EvidenceRow
+from scheduler.ledger.programs import BASIS_POINTS, YEAR_S, Program, Rates
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
+from scheduler.service.job_money import MoneySoFar
 from scheduler.store.records import AuditRecord, Event, JobRecord
 
 E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
 
 
 def _to_domain(kind: type[E], prefix: str, number: int, field: str) -> E:
@@ -56,6 +59,9 @@ _ENUMS: dict[str, dict[int, str]] = {
     "NODE_STATE_": {v.number: v.name for v in common_pb2.NodeState.DESCRIPTOR.values},
     "CITY_": {v.number: v.name for v in common_pb2.City.DESCRIPTOR.values},
     "USAGE_REPORT_KIND_": {v.number: v.name for v in admin_pb2.UsageReportKind.DESCRIPTOR.values},
+    "OWNER_CLASS_": {v.number: v.name for v in common_pb2.OwnerClass.DESCRIPTOR.values},
+    "CURRENCY_": {v.number: v.name for v in common_pb2.Currency.DESCRIPTOR.values},
+    "TENANT_FLAG_": {v.number: v.name for v in common_pb2.TenantFlag.DESCRIPTOR.values},
 }
 
 
@@ -157,9 +163,17 @@ def spec_message(spec: JobSpec) -> scheduler_pb2.JobSpec:
     return message
 
 
-def job_message(record: JobRecord, reason: tuple[str, str] | None = None) -> scheduler_pb2.Job:
+def job_message(
+    record: JobRecord,
+    reason: tuple[str, str] | None = None,
+    money: Iterable[MoneySoFar] = (),
+) -> scheduler_pb2.Job:
     """A stored job as the API shows it; `reason` (code, words) overrides the stored one (a
-    queued job's pending reason lives in the coordinator's memory)."""
+    queued job's pending reason lives in the coordinator's memory). `money` is the job's cost so
+    far per currency (`Coordinator.job_money`): `cost` and `subsidy` get one entry each per
+    currency with usage counted, in the same (sorted) order, so `cost[i] - subsidy[i]` is the
+    tenant's co-payment; `subsidy_by_program` splits `subsidy` by program; `reserved` is what the
+    open attempt still holds."""
     job = record.job
     spec = spec_message(
         JobSpec(
@@ -199,6 +213,16 @@ def job_message(record: JobRecord, reason: tuple[str, str] | None = None) -> sch
         message.started_at = record.started_at
     if record.ended_at is not None:
         message.ended_at = record.ended_at
+    for part in sorted(money, key=lambda m: m.currency):
+        if part.billed:
+            message.cost.append(money_message(Money(part.currency, part.cost)))
+            message.subsidy.append(money_message(Money(part.currency, part.subsidy)))
+            for program_id, amount in part.shares:
+                message.subsidy_by_program.add(
+                    program=program_id, amount=money_message(Money(part.currency, amount))
+                )
+        if part.reserved:
+            message.reserved.append(money_message(Money(part.currency, part.reserved)))
     return message
 
 
@@ -562,4 +586,180 @@ def audit_message(record: AuditRecord) -> admin_pb2.AuditRecord:
         action=record.action,
         subject=record.subject,
         details=details,
+    )
+
+
+# ---------------------------------------------------------------------- operators' writes
+#
+# A pool's own checks name its key paths (`nodes.n1.owner`, `quotas.m.nominal`): each value is
+# built inside `_built`, which moves them to the request's field (`node.owner`).
+
+MAX_ID_CHARS = 128
+
+
+def _identifier(value: str, field: str) -> str:
+    if not value:
+        raise InvalidField(field, "must not be empty")
+    if len(value) > MAX_ID_CHARS or not value.isprintable() or any(c.isspace() for c in value):
+        raise InvalidField(field, f"must be 1 to {MAX_ID_CHARS} printable characters, no spaces")
+    return value
+
+
+def _name(value: str, field: str) -> str:
+    """A non-empty name people read (spaces allowed)."""
+    if not value.strip():
+        raise InvalidField(field, "must not be empty")
+    if len(value) > 4 * MAX_ID_CHARS or not value.isprintable():
+        raise InvalidField(field, f"must be 1 to {4 * MAX_ID_CHARS} printable characters")
+    return value
+
+
+def _built(make: Callable[[], T], moves: Iterable[tuple[str, str]]) -> T:
+    try:
+        return make()
+    except InvalidField as exc:
+        for old, new in moves:
+            moved = exc.moved(old, new)
+            if moved is not exc:
+                raise moved from None
+        raise
+
+
+def owner_class(number: int, field: str) -> OwnerClass:
+    return _to_domain(OwnerClass, "OWNER_CLASS_", number, field)
+
+
+def currency(number: int, field: str) -> Currency:
+    return _to_domain(Currency, "CURRENCY_", number, field)
+
+
+def tenant_flags(numbers: Iterable[int], field: str) -> frozenset[TenantFlag]:
+    return frozenset(
+        _to_domain(TenantFlag, "TENANT_FLAG_", n, f"{field}[{i}]") for i, n in enumerate(numbers)
+    )
+
+
+def node(message: admin_pb2.Node, field: str) -> tuple[Node, NodeState | None]:
+    """The node a request describes (up unless its state says), and the state it asks for
+    (None: unspecified). `jurisdiction` is output only and ignored."""
+    node_id = _identifier(message.id, f"{field}.id")
+    state = node_state(message.state, f"{field}.state") if message.state else None
+    if not message.HasField("price"):
+        raise InvalidField(f"{field}.price", "must be set")
+    price = Money(currency(message.price.currency, f"{field}.price.currency"), message.price.minor)
+    for key in message.labels:
+        _identifier(key, f"{field}.labels")
+    made = _built(
+        lambda: Node(
+            node_id,
+            _identifier(message.owner, f"{field}.owner"),
+            owner_class(message.owner_class, f"{field}.owner_class"),
+            city(message.city, f"{field}.city"),
+            _identifier(message.model, f"{field}.model"),
+            message.accelerators,
+            price,
+            state or NodeState.UP,
+            tuple(sorted(message.labels.items())),
+        ),
+        [(f"nodes.{node_id}", field)],
+    )
+    return made, state
+
+
+def tenant(message: admin_pb2.Tenant, field: str) -> Tenant:
+    tenant_id = _identifier(message.id, f"{field}.id")
+    quotas: tuple[FlavorQuota, ...] | None = None
+    if message.HasField("quotas"):
+        quotas = _built(
+            lambda: tuple(
+                FlavorQuota(
+                    _identifier(flavor.model, f"{field}.quotas.flavors[{i}].model"),
+                    flavor.nominal,
+                    flavor.borrowing_limit if flavor.HasField("borrowing_limit") else None,
+                    flavor.lending_limit if flavor.HasField("lending_limit") else None,
+                )
+                for i, flavor in enumerate(message.quotas.flavors)
+            ),
+            [("quotas", f"{field}.quotas")],
+        )
+    return _built(
+        lambda: Tenant(
+            tenant_id,
+            message.name or tenant_id,
+            weight=message.weight or 1,
+            owner=message.owner or None,
+            priority_classes=frozenset(message.priority_classes),
+            flags=tenant_flags(message.flags, f"{field}.flags"),
+            cohort=message.cohort or None,
+            quotas=quotas,
+        ),
+        [(f"tenants.{tenant_id}", field)],
+    )
+
+
+def program(message: admin_pb2.Program, field: str) -> Program:
+    program_id = _identifier(message.id, f"{field}.id")
+    rates = message.rates
+    made_rates = _built(
+        lambda: Rates(
+            rates.domestic_bp,
+            rates.other_bp,
+            rates.startup_domestic_bp if rates.HasField("startup_domestic_bp") else None,
+            rates.startup_other_bp if rates.HasField("startup_other_bp") else None,
+        ),
+        [("rates", f"{field}.rates")],
+    )
+    return _built(
+        lambda: Program(
+            program_id,
+            message.name or program_id,
+            _name(message.sponsor, f"{field}.sponsor"),
+            currency(message.currency, f"{field}.currency"),
+            message.budget,
+            message.valid_from,
+            message.valid_until,
+            made_rates,
+            eligible_tenants=frozenset(message.eligible_tenants),
+            eligible_flags=tenant_flags(message.eligible_flags, f"{field}.eligible_flags"),
+            eligible_owners=frozenset(message.eligible_owners),
+            eligible_nodes=frozenset(message.eligible_nodes),
+            tenant_cap=message.tenant_cap if message.HasField("tenant_cap") else None,
+            cap_period_s=message.cap_period_s or YEAR_S,
+            stacking_group=message.stacking_group or None,
+        ),
+        [(f"programs.{program_id}", field), ("programs", field)],
+    )
+
+
+def approval(message: common_pb2.Approval, field: str) -> Approval:
+    approval_id = _identifier(message.id, f"{field}.id")
+    return _built(
+        lambda: Approval(
+            approval_id,
+            _identifier(message.tenant, f"{field}.tenant"),
+            jurisdiction(message.from_zone, f"{field}.from_zone"),
+            jurisdiction(message.to_zone, f"{field}.to_zone"),
+            message.expires_at,
+        ),
+        [(f"approvals.{approval_id}", field)],
+    )
+
+
+def evidence_message(row: EvidenceRow) -> admin_pb2.EvidenceRow:
+    return admin_pb2.EvidenceRow(
+        posting=row.posting,
+        settled_at=row.settled_at,
+        job=row.job,
+        attempt=row.attempt,
+        tenant=row.tenant,
+        supplier=row.supplier,
+        nodes=row.nodes,
+        model=row.model,
+        domestic=row.domestic,
+        accelerator_seconds=row.accelerator_seconds,
+        currency=currency_number(row.currency),
+        price=row.price,
+        cost=row.cost,
+        shares=[admin_pb2.ProgramShare(program=p, amount=a) for p, a in row.shares],
+        copay=row.copay,
     )

@@ -1,4 +1,5 @@
-"""The domain's error tree mapped to gRPC status codes, in one table.
+"""The domain's error tree (and the API's own refusals: a rate limit, a passed deadline) mapped
+to gRPC status codes, in one table.
 
 A servicer never builds a status itself: it lets the error rise and `status_of` answers. The
 details name the field (`jobs[2].spec.models[0]: unknown accelerator ...`), so a client can
@@ -9,11 +10,17 @@ from __future__ import annotations
 
 import grpc
 
+from scheduler.api.ratelimit import RateLimited
 from scheduler.domain.errors import DomainError, InvalidField, UnknownReference
 from scheduler.domain.principals import PermissionDenied, Unauthenticated
 from scheduler.domain.requests import PriorityNotAllowed
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
 from scheduler.store.errors import StoreError, UnknownJob, UnknownNode
+
+
+class DeadlinePassed(Exception):
+    """The call's deadline passed before its work began: the work was not done."""
+
 
 # First match wins: subclasses before their bases.
 STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
@@ -29,6 +36,9 @@ STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (CoordinatorStopped, grpc.StatusCode.UNAVAILABLE),
     (StoreError, grpc.StatusCode.UNAVAILABLE),
     (DomainError, grpc.StatusCode.FAILED_PRECONDITION),
+    # The call's own limits, not the domain's: nothing was done.
+    (RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (DeadlinePassed, grpc.StatusCode.DEADLINE_EXCEEDED),
 )
 
 

@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from scheduler.api.admin import AdminServicer
 from scheduler.api.auth import TokenBook
+from scheduler.api.ratelimit import RateLimit
 from scheduler.api.servicers import SchedulerServicer
 from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler_pb2_grpc
 from scheduler.service.coordinator import Coordinator
@@ -36,12 +37,15 @@ class Server:
     """`await Server.start(coordinator, "127.0.0.1:0", tokens)`; `port` is the one bound. Every
     Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
     checking and reflection are open. With `tls` the port speaks TLS only (no client
-    certificates: callers authenticate with their bearer tokens), else plain text."""
+    certificates: callers authenticate with their bearer tokens), else plain text. With
+    `rate_limit` every tenant's Scheduler calls are limited by it (operators' are not, nor is
+    the Admin service, which is theirs); None: unlimited. `blocking` is the thread pool the calls'
+    blocking work runs on (`workers` threads)."""
 
     def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
         self.server = server
         self.port = port
-        self._blocking = blocking
+        self.blocking = blocking
 
     @classmethod
     async def start(
@@ -51,6 +55,7 @@ class Server:
         tokens: TokenBook,
         workers: int = 64,
         tls: TlsFiles | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> Server:
         # Submissions block until their group commit is durable: a pool wide enough that many
         # wait together is what lets group commit batch them.
@@ -62,7 +67,7 @@ class Server:
             ]
         )
         scheduler_pb2_grpc.add_SchedulerServicer_to_server(
-            SchedulerServicer(coordinator, blocking, tokens), server
+            SchedulerServicer(coordinator, blocking, tokens, rate_limit), server
         )
         admin_pb2_grpc.add_AdminServicer_to_server(
             AdminServicer(coordinator, blocking, tokens), server
@@ -92,4 +97,4 @@ class Server:
 
     async def stop(self, grace_s: float = 5.0) -> None:
         await self.server.stop(grace_s)
-        self._blocking.shutdown(wait=True)
+        self.blocking.shutdown(wait=True)

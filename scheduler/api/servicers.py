@@ -9,6 +9,11 @@ what its principal may do (`Principal`: a tenant submits, reads and cancels only
 operator every tenant's), then made. Another tenant's job is answered exactly as an unknown one
 (NOT_FOUND), so a tenant cannot learn that it exists.
 
+A tenant's call then takes a token of its tenant's rate limit (`ratelimit.RateLimit`; SubmitJobs
+one per started 100 jobs; operators are not limited) or is refused RESOURCE_EXHAUSTED with the
+trailing metadata `retry-after-ms`, having done nothing. A call whose deadline has passed when its
+work would begin is answered DEADLINE_EXCEEDED without doing it; a watch ends at its deadline.
+
 The operators' `Admin` service is in `scheduler.api.admin`. Without TLS the server listens on
 loopback only (see `scheduler.cli.serve`). Status details are cut to `errors.MAX_DETAILS_BYTES`.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -26,13 +32,15 @@ import grpc
 
 from scheduler.api import convert
 from scheduler.api.auth import TokenBook
-from scheduler.api.errors import details_of, status_of
+from scheduler.api.errors import DeadlinePassed, details_of, status_of
+from scheduler.api.ratelimit import RETRY_AFTER_MS, RateLimit, RateLimited, submit_cost
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
 from scheduler.domain.principals import Principal
 from scheduler.service.coordinator import Coordinator
 from scheduler.service.errors import unknown_job_message
+from scheduler.service.job_money import MoneySoFar
 from scheduler.store.errors import UnknownJob
 from scheduler.store.records import Event, JobRecord
 
@@ -44,36 +52,65 @@ WATCH_POLL_S = 0.05
 Context = grpc.aio.ServicerContext[Any, Any]
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+MAX_SUBMIT_JOBS = 1000
+"""The most jobs one SubmitJobs call may carry (at the default `CoordinatorSettings.max_batch`
+one call fits in one group commit); more is INVALID_ARGUMENT naming `jobs`."""
 
 
 class Calls:
-    """What every servicer does around a call: authenticate it, run its blocking work on the
-    thread pool, answer an error with its status."""
+    """What every servicer does around a call: authenticate it (and, with a `rate_limit`, charge
+    a tenant's call to its tenant), run its blocking work on the thread pool unless its deadline
+    has passed, answer an error with its status."""
 
     def __init__(
-        self, coordinator: Coordinator, blocking: ThreadPoolExecutor, tokens: TokenBook
+        self,
+        coordinator: Coordinator,
+        blocking: ThreadPoolExecutor,
+        tokens: TokenBook,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._coordinator = coordinator
         self._blocking = blocking
         self._tokens = tokens
+        self._rate_limit = rate_limit
 
-    async def _principal(self, context: Context) -> Principal:
-        """The caller, or the call ends UNAUTHENTICATED."""
+    async def _principal(self, context: Context, cost: int = 1) -> Principal:
+        """The caller, or the call ends UNAUTHENTICATED; a tenant's call then takes `cost`
+        tokens of its tenant's rate limit, or ends RESOURCE_EXHAUSTED."""
         try:
-            return self._tokens.authenticate(context.invocation_metadata())
+            principal = self._tokens.authenticate(context.invocation_metadata())
+            if self._rate_limit is not None and principal.tenant is not None:
+                self._rate_limit.take(principal.tenant, cost)
+            return principal
         except Exception as exc:
-            await context.abort(status_of(exc), details_of(exc))
+            await self._abort(context, exc)
             raise
 
     async def _call(self, context: Context, work: Callable[[], T]) -> T:
+        """`work()` on the thread pool; not begun once the call's deadline has passed (the
+        pool may be busy, and grpc cancels a waiting call only when the event loop is free)."""
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining
+
+        def guarded() -> T:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlinePassed("the call's deadline passed before its work began")
+            return work()
+
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._blocking, work)
+            return await asyncio.get_running_loop().run_in_executor(self._blocking, guarded)
         except Exception as exc:
-            code = status_of(exc)
-            if code is grpc.StatusCode.INTERNAL:
-                log.exception("internal error")
-            await context.abort(code, details_of(exc))
+            await self._abort(context, exc)
             raise  # abort raises; this line is for the type checker
+
+    async def _abort(self, context: Context, exc: Exception) -> None:
+        code = status_of(exc)
+        if code is grpc.StatusCode.INTERNAL:
+            log.error("internal error", exc_info=exc)
+        trailing = (
+            ((RETRY_AFTER_MS, str(exc.retry_after_ms)),) if isinstance(exc, RateLimited) else ()
+        )
+        await context.abort(code, details_of(exc), trailing)
 
 
 class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
@@ -96,9 +133,15 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
     async def SubmitJobs(
         self, request: scheduler_pb2.SubmitJobsRequest, context: Context
     ) -> scheduler_pb2.SubmitJobsResponse:
-        principal = await self._principal(context)
+        principal = await self._principal(context, submit_cost(len(request.jobs)))
 
         def work() -> scheduler_pb2.SubmitJobsResponse:
+            if len(request.jobs) > MAX_SUBMIT_JOBS:
+                raise InvalidField(
+                    "jobs",
+                    f"at most {MAX_SUBMIT_JOBS} jobs per call, got {len(request.jobs)}: "
+                    "split the requests into several calls",
+                )
             requests = [
                 convert.job_request(
                     one,
@@ -176,9 +219,10 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
         self, request: scheduler_pb2.WatchEventsRequest, context: Context
     ) -> AsyncIterator[scheduler_pb2.JobEvent]:
         """The log from `after_seq` on, then new events as they are committed, until the
-        caller hangs up. It reads the store in pages and, once caught up, looks at the
-        coordinator's newest event number every `WATCH_POLL_S` (no thread is held while it
-        waits). A tenant sees only its own jobs' events; events about no job are an operator's."""
+        caller hangs up or its deadline passes. It reads the store in pages and, once caught up,
+        looks at the coordinator's newest event number every `WATCH_POLL_S` (no thread is held
+        while it waits). A tenant sees only its own jobs' events; events about no job are an
+        operator's."""
         principal = await self._principal(context)
         try:
             tenant = principal.tenant_to_read(request.tenant, "tenant")
@@ -208,7 +252,14 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                     await context.abort(
                         grpc.StatusCode.UNAVAILABLE, "the coordinator stopped; resume elsewhere"
                     )
-                await asyncio.sleep(WATCH_POLL_S)
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    await context.abort(
+                        grpc.StatusCode.DEADLINE_EXCEEDED, "the watch's deadline passed"
+                    )
+                await asyncio.sleep(
+                    WATCH_POLL_S if remaining is None else min(remaining, WATCH_POLL_S)
+                )
 
     def _wanted(
         self,
@@ -238,12 +289,16 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
         return record
 
     def _job(self, record: JobRecord) -> scheduler_pb2.Job:
+        """The job's message with its pending reason and its money so far. The money is read
+        under the coordinator's core lock, a moment after `record`: the ledger decides what is
+        settled, so a record a tick moved on meanwhile never counts an attempt twice."""
         reason = None
         if record.state is JobState.QUEUED:
             pending = self._coordinator.pending_reason(record.id)
             if pending is not None:
                 reason = (str(pending.code), pending.message)
-        return convert.job_message(record, reason)
+        money: tuple[MoneySoFar, ...] = self._coordinator.job_money(record.id)
+        return convert.job_message(record, reason, money)
 
 
 # Where the domain names a request's value by the object that checks it, the wire names it by

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.api.client import JobSpec, JobView
-from scheduler.cli.remote import add_connection, connected, job_json, when
+from scheduler.cli.remote import add_connection, amounts, connected, job_json, when
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import JobState
@@ -96,7 +96,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     one = commands.add_parser(
         "job",
         help="show one job",
-        description="A job's state, attempt, placement and why it waits or how it ended.",
+        description="A job's state, attempt, placement, why it waits or how it ended, and its "
+        "money so far: cost (settled attempts plus the running one's usage up to now), the part "
+        "subsidy programs pay and the tenant's co-payment, per currency in minor units in --json.",
     )
     one.add_argument("job_id", metavar="ID")
     one.add_argument("--json", action="store_true", help="print one JSON object")
@@ -201,10 +203,25 @@ def _show(job: JobView, as_json: bool) -> None:
         ("Submitted", when(job.submitted_at)),
         ("Started", when(job.started_at) or "-"),
         ("Ended", when(job.ended_at) or "-"),
+        ("Cost so far", amounts(job.cost)),
+        ("Subsidy", _subsidy(job)),
+        ("Co-payment", amounts(job.copay)),
+        ("Reserved", amounts(job.reserved)),
     ]
     for label, value in rows:
         table.add_row(label, value)
     Console(file=sys.stdout).print(table)
+
+
+def _subsidy(job: JobView) -> str:
+    text = amounts(job.subsidy)
+    if job.subsidy_by_program:
+        text += " = " + " + ".join(
+            f"{program} {amounts((amount,))}" for program, amount in job.subsidy_by_program
+        )
+    elif job.programs:
+        text += f" (programs asked: {', '.join(job.programs)})"
+    return text
 
 
 def _reason_label(state: JobState) -> str:

@@ -8,12 +8,12 @@ import argparse
 import sys
 from typing import NoReturn
 
-from scheduler.cli import cycle, jobs, money, policies, pool, serve, token, watch
+from scheduler.cli import admin_views, cycle, jobs, money, policies, pool, serve, token, watch
 from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, money, cycle, serve, token, jobs, watch)
+COMMANDS = (pool, policies, money, cycle, serve, token, jobs, watch, admin_views)
 USAGE_STATUS = 2
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli.paths import default_pool_path
+from scheduler.cli.remote import add_remote_switch, connected, wants_server
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.geography import Currency
@@ -22,6 +23,9 @@ from scheduler.domain.money import Money
 from scheduler.ledger.book import Ledger
 from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import (
+    OwnerReport,
+    ProgramReport,
+    TenantReport,
     evidence_rows,
     owner_report,
     program_report,
@@ -42,13 +46,18 @@ def default_programs_path() -> Path:
 def money_reports(ledger: Ledger, programs: Iterable[Program]) -> dict[str, object]:
     """The three reports as plain JSON-able data (integers of minor units, currency named)."""
     return {
-        "programs": [
-            {**_plain(asdict(r)), "domestic_share_bp": r.domestic_bp}
-            for r in program_report(ledger, programs)
-        ],
+        "programs": program_rows_json(program_report(ledger, programs)),
         "tenants": [_plain(asdict(r)) for r in tenant_report(ledger)],
         "owners": [_plain(asdict(r)) for r in owner_report(ledger)],
     }
+
+
+def program_rows_json(reports: Iterable[ProgramReport]) -> list[dict[str, object]]:
+    return [{**_plain(asdict(r)), "domestic_share_bp": r.domestic_bp} for r in reports]
+
+
+def report_rows_json(reports: Iterable[TenantReport | OwnerReport]) -> list[dict[str, object]]:
+    return [_plain(asdict(r)) for r in reports]
 
 
 def _plain(row: dict[str, object]) -> dict[str, object]:
@@ -61,11 +70,21 @@ def _money(amount: object, currency: object) -> str:
 
 
 def print_money(console: Console, money: dict[str, object]) -> None:
-    programs = money["programs"]
+    """The reports' tables: programs, tenants and owners, each only if `money` holds it."""
+    if "programs" in money:
+        _print_programs(console, money["programs"])
+    if "tenants" in money:
+        _print_tenants(console, money["tenants"])
+    if "owners" in money:
+        _print_owners(console, money["owners"])
+
+
+def _print_programs(console: Console, programs: object) -> None:
     assert isinstance(programs, list)
     table = Table(title="Programs (budget = reserved + paid + remaining)")
     for column in ("program", "budget", "reserved", "paid", "remaining", "tenants", "domestic"):
-        table.add_column(column, justify="left" if column == "program" else "right")
+        first = column == "program"  # ids stay whole, on one line
+        table.add_column(column, justify="left" if first else "right", no_wrap=first)
     for row in programs:
         currency = row["currency"]
         table.add_row(
@@ -75,11 +94,14 @@ def print_money(console: Console, money: dict[str, object]) -> None:
             f"{row['domestic_share_bp'] / 100:.1f}%" if row["paid"] else "-",
         )
     console.print(table)
-    tenants = money["tenants"]
+
+
+def _print_tenants(console: Console, tenants: object) -> None:
     assert isinstance(tenants, list)
     table = Table(title="Tenants")
     for column in ("tenant", "balance", "reserved", "spent", "subsidised", "attempts"):
-        table.add_column(column, justify="left" if column == "tenant" else "right")
+        first = column == "tenant"  # ids stay whole, on one line
+        table.add_column(column, justify="left" if first else "right", no_wrap=first)
     for row in tenants:
         currency = row["currency"]
         table.add_row(
@@ -88,11 +110,14 @@ def print_money(console: Console, money: dict[str, object]) -> None:
             str(row["attempts_settled"]),
         )
     console.print(table)
-    owners = money["owners"]
+
+
+def _print_owners(console: Console, owners: object) -> None:
     assert isinstance(owners, list)
     table = Table(title="Owners (compensation for capacity used)")
     for column in ("owner", "receivable", "accelerator-hours", "attempts"):
-        table.add_column(column, justify="left" if column == "owner" else "right")
+        first = column == "owner"  # ids stay whole, on one line
+        table.add_column(column, justify="left" if first else "right", no_wrap=first)
     for row in owners:
         seconds = row["accelerator_seconds"]
         assert isinstance(seconds, int)
@@ -125,45 +150,68 @@ def write_evidence(ledger: Ledger, path: Path) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("programs", help="list the subsidy programs of a programs file")
+    parser = subparsers.add_parser(
+        "programs",
+        help="list the subsidy programs of a programs file, or of a running server",
+        description="List the subsidy programs. By default they are read from a programs file "
+        "(--programs, default: the sample) checked against a pool file (--config). With "
+        "--address, --tls-ca or --token they are read from a running server instead "
+        "(Admin.ListPrograms; an operator's token, from --token or $GBASCHED_TOKEN). The table "
+        "and the --json rows are the same either way.",
+    )
     parser.add_argument("--config", type=Path, default=None, help="pool TOML (default: sample)")
     parser.add_argument(
         "--programs", type=Path, default=None, help="programs TOML (default: the sample)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_remote_switch(parser, "--config", "--programs")
     parser.set_defaults(handler=run_programs)
 
 
 def run_programs(args: argparse.Namespace) -> int:
-    pool = load_pool(args.config or default_pool_path())
-    config = load_programs(args.programs or default_programs_path(), pool)
-    rows = []
-    for p in config.programs.values():
-        rows.append(
-            {
-                "id": p.id,
-                "name": p.name,
-                "sponsor": p.sponsor,
-                "currency": p.currency.value,
-                "budget": p.budget,
-                "valid_from": p.valid_from,
-                "valid_until": p.valid_until,
-                "rate_domestic_bp": p.rates.domestic_bp,
-                "rate_other_bp": p.rates.other_bp,
-                "startup_rate_domestic_bp": p.rates.startup_domestic_bp,
-                "startup_rate_other_bp": p.rates.startup_other_bp,
-                "eligible_tenants": sorted(p.eligible_tenants),
-                "eligible_flags": sorted(f.value for f in p.eligible_flags),
-                "eligible_owners": sorted(p.eligible_owners),
-                "eligible_nodes": sorted(p.eligible_nodes),
-                "tenant_cap": p.tenant_cap,
-                "cap_period_s": p.cap_period_s,
-                "stacking_group": p.stacking_group,
-            }
+    if wants_server(args):
+        with connected(args) as client:
+            programs = client.programs()
+    else:
+        pool = load_pool(args.config or default_pool_path())
+        programs = list(
+            load_programs(args.programs or default_programs_path(), pool).programs.values()
         )
-    if args.json:
-        print(json.dumps(rows))
-        return 0
+    show_programs(programs, args.json)
+    return 0
+
+
+def program_rows(programs: Iterable[Program]) -> list[dict[str, object]]:
+    """The programs as plain JSON-able rows (integer minor units and basis points)."""
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "sponsor": p.sponsor,
+            "currency": p.currency.value,
+            "budget": p.budget,
+            "valid_from": p.valid_from,
+            "valid_until": p.valid_until,
+            "rate_domestic_bp": p.rates.domestic_bp,
+            "rate_other_bp": p.rates.other_bp,
+            "startup_rate_domestic_bp": p.rates.startup_domestic_bp,
+            "startup_rate_other_bp": p.rates.startup_other_bp,
+            "eligible_tenants": sorted(p.eligible_tenants),
+            "eligible_flags": sorted(f.value for f in p.eligible_flags),
+            "eligible_owners": sorted(p.eligible_owners),
+            "eligible_nodes": sorted(p.eligible_nodes),
+            "tenant_cap": p.tenant_cap,
+            "cap_period_s": p.cap_period_s,
+            "stacking_group": p.stacking_group,
+        }
+        for p in programs
+    ]
+
+
+def show_programs(programs: list[Program], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(program_rows(programs)))
+        return
     table = Table(title="Subsidy programs")
     for column in (
         "program",
@@ -175,8 +223,8 @@ def run_programs(args: argparse.Namespace) -> int:
         "eligible",
         "stacks with",
     ):
-        table.add_column(column)
-    for p in config.programs.values():
+        table.add_column(column, no_wrap=column == "program")
+    for p in programs:
         rate = _rate(p.rates.domestic_bp, p.rates.other_bp)
         startup = _rate(
             p.rates.startup_domestic_bp or p.rates.domestic_bp,
@@ -204,7 +252,6 @@ def run_programs(args: argparse.Namespace) -> int:
             p.stacking_group or "",
         )
     Console().print(table)
-    return 0
 
 
 def _rate(domestic_bp: int, other_bp: int) -> str:

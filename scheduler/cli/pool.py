@@ -12,9 +12,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from scheduler.cli.admin_views import show_pool
 from scheduler.cli.capacity_view import render_capacity
 from scheduler.cli.errors import CommandError
 from scheduler.cli.paths import SAMPLE_POOL, default_pool_path
+from scheduler.cli.remote import add_remote_switch, wants_server
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.domain.capacity import capacity_report
@@ -29,12 +31,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     show = actions.add_parser(
         "show",
         help="capacity: totals, then by model, city, owner class and jurisdiction",
-        description="Show a pool's capacity: accelerators, PFLOPS per precision, domestic share.",
+        description="Show a pool's capacity: accelerators, PFLOPS per precision, domestic share. "
+        "By default of a pool file (--config); with --address, --tls-ca or --token of a running "
+        "server (Admin.GetPool and GetCapacity; an operator's token), its configuration first "
+        "(--json: the same capacity object, the configuration under `configuration`).",
     )
     show.add_argument(
         "--config", type=Path, metavar="FILE", help=f"pool TOML (default: {SAMPLE_POOL})"
     )
     show.add_argument("--json", action="store_true", help="print one JSON object instead")
+    add_remote_switch(show, "--config")
     show.set_defaults(handler=_show)
 
     generate = actions.add_parser(
@@ -56,6 +62,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _show(args: argparse.Namespace) -> int:
+    if wants_server(args):
+        return show_pool(args)
     report = capacity_report(load_pool(args.config or default_pool_path()))
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))

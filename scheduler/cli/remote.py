@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ from scheduler.api.client import (
 )
 from scheduler.cli.errors import CommandError
 from scheduler.cli.tls import read_certificate
+from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import Placement
+from scheduler.domain.money import Money
 
 TOKEN_ENV = "GBASCHED_TOKEN"
 API_ERROR_STATUS = 1
@@ -48,6 +50,53 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"API bearer token (default: the environment variable {TOKEN_ENV})",
     )
+
+
+def add_remote_switch(parser: argparse.ArgumentParser, *local: str) -> None:
+    """For a command that reads local files by default: `--address`, `--tls-ca` and `--token`
+    (as `add_connection` has them) switch it to a running server (`wants_server`); `local` are
+    its file options, which cannot be combined with them."""
+    server = parser.add_argument_group(
+        "reading a running server instead (operators)",
+        f"Any of these reads from a server instead of files (default address {DEFAULT_ADDRESS};"
+        f" the token from --token or ${TOKEN_ENV}); {', '.join(local) or 'no file option'}"
+        " cannot be combined with them.",
+    )
+    server.add_argument(
+        "--address",
+        default=None,
+        metavar="HOST:PORT",
+        help=f"the server (loopback only without --tls-ca; default: {DEFAULT_ADDRESS})",
+    )
+    server.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM certificate(s) to trust: talk TLS to the server (any address)",
+    )
+    server.add_argument(
+        "--token",
+        default=None,
+        help=f"API bearer token (default: the environment variable {TOKEN_ENV})",
+    )
+    parser.set_defaults(local_options=local)
+
+
+def wants_server(args: argparse.Namespace) -> bool:
+    """True when `--address`, `--tls-ca` or `--token` was given (see `add_remote_switch`); then
+    `args.address` is set (the default address if it was not given). InvalidField when a file
+    option was given too."""
+    if args.address is None and args.tls_ca is None and args.token is None:
+        return False
+    for option in getattr(args, "local_options", ()):
+        if getattr(args, option.removeprefix("--").replace("-", "_"), None) is not None:
+            raise InvalidField(
+                option, "reads a local file; it cannot be combined with --address/--tls-ca/--token"
+            )
+    if args.address is None:
+        args.address = DEFAULT_ADDRESS
+    return True
 
 
 def token_of(args: argparse.Namespace) -> str:
@@ -105,7 +154,25 @@ def job_json(job: JobView) -> dict[str, Any]:
         "started_at": job.started_at,
         "ended_at": job.ended_at,
         "updated_at": job.updated_at,
+        "programs": list(job.programs),
+        "cost": [money_json(m) for m in job.cost],
+        "subsidy": [money_json(m) for m in job.subsidy],
+        "copay": [money_json(m) for m in job.copay],
+        "subsidy_by_program": [
+            {"program": program, **money_json(amount)} for program, amount in job.subsidy_by_program
+        ],
+        "reserved": [money_json(m) for m in job.reserved],
     }
+
+
+def money_json(money: Money) -> dict[str, Any]:
+    """`{"currency": "CNY", "minor": 1234}`: integer minor units, never a float."""
+    return {"currency": money.currency.value, "minor": money.minor}
+
+
+def amounts(moneys: Iterable[Money]) -> str:
+    """E.g. `12.34 CNY, 5.00 HKD`; `-` when there are none."""
+    return ", ".join(str(m) for m in moneys) or "-"
 
 
 def event_json(event: EventView) -> dict[str, Any]:

@@ -10,6 +10,9 @@ demo tokens of `deploy/auth/demo-tokens.toml`, with a warning). A bearer token m
 network in clear text, so without TLS the server listens on loopback addresses only; with
 `--tls-cert` and `--tls-key` (PEM files, both or neither) it speaks TLS only and may listen on
 any address, but not with the public demo tokens on a non-loopback one.
+
+Each tenant's calls are rate limited (`--rate-limit` calls a second on average, bursts of
+`--rate-burst`; SubmitJobs costs one call per started 100 jobs); operators are not limited.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
 
 from scheduler.api.auth import TokenBook
+from scheduler.api.metrics import MetricsServer, serve_metrics
+from scheduler.api.ratelimit import DEFAULT_BURST, DEFAULT_CALLS_PER_S, RateLimit
 from scheduler.api.server import Server, TlsFiles
 from scheduler.cli.errors import CommandError
 from scheduler.cli.paths import (
@@ -72,7 +78,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="address to listen on (loopback only without TLS; e.g. 0.0.0.0 with TLS)",
     )
     parser.add_argument("--port", type=int, default=50051, help="0 picks a free port")
-    parser.add_argument("--executor", choices=("fake",), default="fake")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics over HTTP on this port (0 picks one; default: none)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the metrics endpoint (default: loopback; it has no authentication)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("fake",),
+        default="fake",
+        help="where admitted jobs run: `fake` (attempts run --fake-runtime-s by the wall clock)",
+    )
     parser.add_argument(
         "--fake-runtime-s", type=int, default=60, help="how long a fake attempt runs (seconds)"
     )
@@ -92,6 +115,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         metavar="FILE",
         help="PEM private key of --tls-cert",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=DEFAULT_CALLS_PER_S,
+        metavar="CALLS_PER_S",
+        help=(
+            "each tenant's Scheduler calls per second on average (fractions allowed; SubmitJobs "
+            "costs one per started 100 jobs; operators are not limited); beyond it a call is "
+            "RESOURCE_EXHAUSTED with the trailing metadata retry-after-ms; 0: unlimited "
+            f"(default: {DEFAULT_CALLS_PER_S}, ample for CI loops and watchers of a production "
+            "pool, small enough that one tenant cannot starve the others)"
+        ),
+    )
+    parser.add_argument(
+        "--rate-burst",
+        type=int,
+        default=DEFAULT_BURST,
+        metavar="N",
+        help=(
+            "how many calls a tenant may make at once after a quiet spell (its bucket's size; "
+            f"e.g. a client reconnecting); default: {DEFAULT_BURST}, at least 1"
+        ),
     )
     parser.set_defaults(handler=run)
 
@@ -121,6 +167,18 @@ def tls_of(args: argparse.Namespace) -> TlsFiles | None:
     )
 
 
+def rate_limit_of(args: argparse.Namespace) -> RateLimit | None:
+    """The rate limit of `--rate-limit` and `--rate-burst`; None when `--rate-limit` is 0."""
+    calls_per_s: float = args.rate_limit
+    if not (math.isfinite(calls_per_s) and calls_per_s >= 0):
+        raise InvalidField("--rate-limit", "must be a number of calls per second, 0: unlimited")
+    if args.rate_burst < 1:
+        raise InvalidField("--rate-burst", "must be at least 1 (--rate-limit 0 turns limits off)")
+    if calls_per_s == 0:
+        return None
+    return RateLimit(calls_per_s, args.rate_burst)
+
+
 def run(args: argparse.Namespace) -> int:
     host: str = args.host.removeprefix("[").removesuffix("]")
     if not host:
@@ -142,8 +200,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 <= args.port <= 65535:
         raise InvalidField("--port", "must be between 0 and 65535")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        raise InvalidField("--metrics-port", "must be between 0 and 65535")
     if args.fake_runtime_s < 1:
         raise InvalidField("--fake-runtime-s", "must be at least 1")
+    rate_limit = rate_limit_of(args)
     pool = load_pool(args.config or default_pool_path())
     programs_path = args.programs or (default_programs_path() if args.config is None else None)
     programs = load_programs(programs_path, pool) if programs_path is not None else None
@@ -167,8 +228,11 @@ def run(args: argparse.Namespace) -> int:
         coordinator = Coordinator.open(
             store, executor, pool, policy, clock, programs=programs, settings=settings
         )
+        metrics = None
         try:
             coordinator.start()
+            if args.metrics_port is not None:
+                metrics = _metrics(coordinator, args.metrics_host, args.metrics_port)
             if is_demo_tokens(tokens_path):
                 print(
                     f"gbasched: warning: using the demo tokens of {tokens_path}: they are "
@@ -178,9 +242,24 @@ def run(args: argparse.Namespace) -> int:
                     flush=True,
                 )
             shown = f"[{host}]" if ":" in host else host  # an IPv6 address
-            return asyncio.run(_serve(coordinator, shown, args.port, tokens, args.db, tls))
+            return asyncio.run(
+                _serve(coordinator, shown, args.port, tokens, args.db, tls, rate_limit)
+            )
         finally:
+            if metrics is not None:
+                metrics.stop()
             coordinator.close()
+
+
+def _metrics(coordinator: Coordinator, host: str, port: int) -> MetricsServer:
+    try:
+        metrics = serve_metrics(coordinator, host, port)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot serve metrics on {host}:{port} (is the port in use?): {exc}", USAGE_STATUS
+        ) from None
+    print(f"gbasched: metrics on http://{host}:{metrics.port}/metrics", flush=True)
+    return metrics
 
 
 async def _serve(
@@ -190,16 +269,24 @@ async def _serve(
     tokens: TokenBook,
     db: Path,
     tls: TlsFiles | None,
+    rate_limit: RateLimit | None,
 ) -> int:
     try:
-        server = await Server.start(coordinator, f"{host}:{port}", tokens, tls=tls)
+        server = await Server.start(
+            coordinator, f"{host}:{port}", tokens, tls=tls, rate_limit=rate_limit
+        )
     except RuntimeError as exc:
         hint = "is the port in use?"
         if tls is not None:
             hint += " is --tls-key the private key of --tls-cert?"
         raise CommandError(f"cannot serve on {host}:{port} ({hint}): {exc}", USAGE_STATUS) from None
     how = "with TLS" if tls is not None else "in plain text, loopback only"
-    print(f"gbasched: serving on {host}:{server.port} {how} (store {db})", flush=True)
+    limit = (
+        "no rate limit"
+        if rate_limit is None
+        else f"{rate_limit.calls_per_s:g} calls/s, burst {rate_limit.burst} per tenant"
+    )
+    print(f"gbasched: serving on {host}:{server.port} {how} (store {db}; {limit})", flush=True)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -58,11 +58,12 @@ _FIXED = (
 _INTS = frozenset({"posting", "settled_at", "attempt", "accelerator_seconds", "price", "cost"})
 
 
-def evidence_rows(ledger: Ledger) -> list[EvidenceRow]:
-    """Every settlement in the ledger, in posting order. Shares and co-payment are read from the
-    posting's own entries (what was actually booked), not recomputed."""
+def evidence_rows(ledger: Ledger, after: int = 0) -> list[EvidenceRow]:
+    """Every settlement in the ledger after its first `after` postings, in posting order. Shares
+    and co-payment are read from the posting's own entries (what was actually booked), not
+    recomputed."""
     rows: list[EvidenceRow] = []
-    for posting in ledger.postings():
+    for posting in ledger.postings(after):
         usage = posting.usage
         if posting.key.kind is not PostingKind.SETTLE or usage is None:
             continue

@@ -53,6 +53,7 @@ from scheduler.ledger.available import budgets_from
 from scheduler.ledger.book import Ledger
 from scheduler.ledger.config import ProgramsConfig
 from scheduler.ledger.errors import LedgerError
+from scheduler.ledger.evidence import EvidenceRow, evidence_rows
 from scheduler.ledger.flows import budget_change, fund_to, open_attempts, release, reserve
 from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import (
@@ -68,6 +69,7 @@ from scheduler.service import event_kinds as ek
 from scheduler.service.billing import close_attempt
 from scheduler.service.bootstrap import load_world
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded, unknown_job_message
+from scheduler.service.job_money import MoneySoFar, money_so_far
 from scheduler.service.pool_changes import (
     check_program,
     with_approval,
@@ -94,6 +96,7 @@ from scheduler.store.records import (
 log = logging.getLogger(__name__)
 
 RUNNING = JobState.RUNNING
+DRAINING = NodeState.DRAINING
 HOLDING = frozenset({JobState.ADMITTED, JobState.RUNNING})
 """States in which a job's current attempt holds capacity in the cluster state."""
 
@@ -470,7 +473,7 @@ class Coordinator:
         """Cordon, drain, take down or bring up a node (audited with `actor`). Cordoned and
         draining nodes keep their work and take no new work; taking a node down stops the
         attempts on it, which are queued again without counting as failures. (A draining node
-        is not yet taken down by itself when its work ends.) Raises UnknownNode."""
+        goes down by itself, at the first tick after its work has ended.) Raises UnknownNode."""
         with self._core_lock:
             self._check_running()
             if node_id not in self.pool.nodes:
@@ -589,9 +592,25 @@ class Coordinator:
             raise UnknownJob(unknown_job_message(job_id))
         return record
 
+    @property
+    def waiting(self) -> int:
+        """How many jobs wait: those queued, and those acknowledged since the last tick."""
+        return len(self.state.pending) + len(self._inbox)
+
     def pending_reason(self, job_id: str) -> Reason | None:
         """Why a queued job waits, as the last cycle saw it (None before its first cycle)."""
         return self.reasons.get(job_id)
+
+    def job_money(self, job_id: str) -> tuple[MoneySoFar, ...]:
+        """The job's cost so far per currency (settled attempts plus the running one's usage up
+        to now, the programs' shares, the co-payment, what is still reserved). Raises UnknownJob.
+
+        Read without the core lock, so that a long tick does not hold up a `GetJob`: the record
+        is read first, then the job's postings at once (an immutable copy). A settlement a tick
+        posts in between is either in that copy (and the attempt is no longer open) or not (and
+        the attempt is counted as running): an attempt is never counted twice."""
+        record = self.records.get(job_id) or self.job(job_id)
+        return money_so_far(self.ledger, self.pool, record, self.clock.now())
 
     def jobs(
         self,
@@ -621,10 +640,7 @@ class Coordinator:
         """Up to `limit` audit records with seq > `after_seq` (of one action, about one subject
         if given), in order."""
         with self._store_lock:
-            records = self.store.audit(after_seq, action=action)
-        if subject is not None:
-            records = [r for r in records if r.subject == subject]
-        return records[:limit]
+            return self.store.audit(after_seq, action=action, subject=subject, limit=limit)
 
     def reports(
         self, *, programs: bool = True, tenants: bool = True, owners: bool = True
@@ -642,6 +658,26 @@ class Coordinator:
                 owners=tuple(owner_report(self.ledger)) if owners else (),
                 as_of_posting=len(self.ledger),  # postings are numbered 1, 2, … with no gaps
             )
+
+    def evidence(
+        self,
+        after_posting: int = 0,
+        *,
+        program: str | None = None,
+        tenant: str | None = None,
+        supplier: str | None = None,
+    ) -> list[EvidenceRow]:
+        """The usage evidence (one row per settled attempt, in ledger order) after posting
+        `after_posting`, of one program, tenant or supplier if given."""
+        with self._core_lock:
+            rows = evidence_rows(self.ledger, after_posting)
+        return [
+            row
+            for row in rows
+            if (program is None or any(p == program for p, _ in row.shares))
+            and (tenant is None or row.tenant == tenant)
+            and (supplier is None or row.supplier == supplier)
+        ]
 
     # ------------------------------------------------------------------ the tick
 
@@ -671,6 +707,7 @@ class Coordinator:
                 writes.stops.append(Stop(job_id, attempt, StopReason.WALLTIME))
         self._commit(writes)
         self._act(writes)
+        self._down_drained(now)
 
         # 4. one scheduling cycle, when something it would see changed (or now and then: time
         # alone moves fair share, backfill windows and approvals' expiry)
@@ -1036,14 +1073,28 @@ class Coordinator:
         self.state = self.state.with_pool(pool)
         self._changed = True
 
-    def _holds_work(self, node_id: str) -> bool:
-        """Whether an attempt holds (or is still stopping on) the node."""
-        return any(
-            record.placement is not None
-            and node_id in record.placement.nodes
-            and (record.state in HOLDING or record.state is JobState.PREEMPTED)
+    def _held_nodes(self) -> set[str]:
+        """The nodes an attempt holds (or is still stopping on)."""
+        return {
+            node
             for record in self.records.values()
-        )
+            if record.placement is not None
+            and (record.state in HOLDING or record.state is JobState.PREEMPTED)
+            for node in record.placement.nodes
+        }
+
+    def _holds_work(self, node_id: str) -> bool:
+        return node_id in self._held_nodes()
+
+    def _down_drained(self, at: int) -> None:
+        """Draining nodes whose work has all ended go down (audited, actor `scheduler`)."""
+        draining = [node.id for node in self.pool.nodes.values() if node.state is DRAINING]
+        if not draining:
+            return
+        held = self._held_nodes()
+        for node_id in draining:
+            if node_id not in held:
+                self._node_down(node_id, at)
 
     def _node_down(self, node_id: str, at: int) -> None:
         """A node the executor lost takes no more work until an operator brings it back."""

@@ -186,8 +186,16 @@ class Store(ABC):
         """The highest event seq ever written (0 for a new store)."""
 
     @abstractmethod
-    def audit(self, after_seq: int = 0, *, action: str | None = None) -> list[AuditRecord]:
-        """The audit records with seq > `after_seq` (of one action if `action`), in order."""
+    def audit(
+        self,
+        after_seq: int = 0,
+        *,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """The audit records with seq > `after_seq` (of one action, about one subject, if
+        given), in order; the first `limit` of them if given (a positive integer)."""
 
     # ------------------------------------------------------------------ lifetime
 

@@ -283,13 +283,25 @@ class MemoryStore(Store):
         self._open()
         return self._last_event_seq()
 
-    def audit(self, after_seq: int = 0, *, action: str | None = None) -> list[AuditRecord]:
+    def audit(
+        self,
+        after_seq: int = 0,
+        *,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
         self._open()
-        return [
+        if limit is not None:
+            check_limit(limit)
+        matching = (
             rec.read()
             for rec in self._audit
-            if rec.seq > after_seq and (action is None or rec.audit.action == action)
-        ]
+            if rec.seq > after_seq
+            and (action is None or rec.audit.action == action)
+            and (subject is None or rec.audit.subject == subject)
+        )
+        return list(itertools.islice(matching, limit))
 
     # ------------------------------------------------------------------ lifetime
 

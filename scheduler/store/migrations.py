@@ -120,6 +120,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "audit_by_subject: the audit trail of one node, tenant, program or job",
+        ("CREATE INDEX audit_by_subject ON audit (subject, seq)",),
+    ),
 )
 
 

@@ -474,19 +474,29 @@ class SqliteStore(Store):
         with self._errors("read the last event seq"):
             return self._last_event_seq(self._db())
 
-    def audit(self, after_seq: int = 0, *, action: str | None = None) -> list[AuditRecord]:
+    def audit(
+        self,
+        after_seq: int = 0,
+        *,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        if limit is not None:
+            check_limit(limit)
+        where: list[str] = ["seq > ?"]
+        params: list[int | str] = [after_seq]
+        for column, value in (("action", action), ("subject", subject)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE {' AND '.join(where)} ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         db = self._db()
         with self._errors("read the audit trail"):
-            if action is None:
-                rows = db.execute(
-                    f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq", (after_seq,)
-                )
-            else:
-                rows = db.execute(
-                    f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE action = ? AND seq > ? ORDER BY seq",
-                    (action, after_seq),
-                )
-            return [self._audit_record(row) for row in rows]
+            return [self._audit_record(row) for row in db.execute(sql, params)]
 
     # ------------------------------------------------------------------ lifetime
 

@@ -668,3 +668,24 @@ def test_a_closed_store_refuses_every_call(store: Store) -> None:
         store.jobs()
     with pytest.raises(StoreError):
         store.events()
+
+
+def test_the_audit_trail_filters_by_subject_and_stops_at_a_limit(store: Store) -> None:
+    first, second = a_pool().nodes(2).build().nodes.values()
+    store.put_nodes([first, second], T0, ADMIN)
+    for i, state in enumerate((NodeState.CORDONED, NodeState.UP, NodeState.DOWN)):
+        store.set_node_state(first.id, state, T0 + i, "oncall")
+        store.set_node_state(second.id, state, T0 + i, "oncall")
+
+    about_first = store.audit(subject=first.id)
+    assert [r.subject for r in about_first] == [first.id] * 4  # put + three changes
+    assert [r.details.get("to") for r in store.audit(action=NODE_STATE, subject=first.id)] == [
+        "cordoned",
+        "up",
+        "down",
+    ]
+    assert store.audit(subject=first.id, limit=2) == about_first[:2]
+    assert store.audit(about_first[1].seq, subject=first.id, limit=2) == about_first[2:4]
+    assert store.audit(subject="nothing") == []
+    with pytest.raises(InvalidField, match="limit"):
+        store.audit(limit=0)

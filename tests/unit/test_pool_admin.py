@@ -345,3 +345,26 @@ def test_a_pool_change_keeps_running_and_queued_work_as_it_was() -> None:
     assert set(after.running) == set(before.running) == {running}
     assert list(world.coordinator.state.pending) == queued
     assert after.index.free_accelerators() == before.index.free_accelerators()
+
+
+def test_a_draining_node_goes_down_once_its_work_has_ended() -> None:
+    world = a_world(small_pool(nodes=2))
+    job = world.submit(walltime_s=600)
+    world.run()
+    [busy] = world.nodes_of(job)
+    idle = next(n for n in world.coordinator.pool.nodes if n != busy)
+
+    world.coordinator.set_node_state(busy, NodeState.DRAINING, OPS)
+    world.coordinator.set_node_state(idle, NodeState.DRAINING, OPS)
+    world.run(10)
+
+    assert world.coordinator.pool.nodes[idle].state is NodeState.DOWN  # nothing to wait for
+    assert world.coordinator.pool.nodes[busy].state is NodeState.DRAINING
+    assert world.state(job) is JobState.RUNNING
+    world.run(300)  # the job ends (the fake executor runs half the walltime)
+    world.run()
+
+    assert world.state(job) is JobState.SUCCEEDED
+    assert world.coordinator.pool.nodes[busy].state is NodeState.DOWN
+    downs = [r for r in world.store.audit(action="node.state") if r.actor == "scheduler"]
+    assert {(r.subject, r.details["to"]) for r in downs} == {(busy, "down"), (idle, "down")}

@@ -73,7 +73,7 @@ class GetJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "tenant", "spec", "state", "attempt", "failures", "placement", "submitted_at", "started_at", "ended_at", "updated_at", "reason_code", "reason", "accepted_models", "priority", "client_key", "cost", "subsidy")
+    __slots__ = ("id", "tenant", "spec", "state", "attempt", "failures", "placement", "submitted_at", "started_at", "ended_at", "updated_at", "reason_code", "reason", "accepted_models", "priority", "client_key", "cost", "subsidy", "subsidy_by_program", "reserved")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,8 @@ class Job(_message.Message):
     CLIENT_KEY_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
     SUBSIDY_FIELD_NUMBER: _ClassVar[int]
+    SUBSIDY_BY_PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     spec: JobSpec
@@ -110,7 +112,17 @@ class Job(_message.Message):
     client_key: str
     cost: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
     subsidy: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., attempt: _Optional[int] = ..., failures: _Optional[int] = ..., placement: _Optional[_Union[_common_pb2.Placement, _Mapping]] = ..., submitted_at: _Optional[int] = ..., started_at: _Optional[int] = ..., ended_at: _Optional[int] = ..., updated_at: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., accepted_models: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., client_key: _Optional[str] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ...) -> None: ...
+    subsidy_by_program: _containers.RepeatedCompositeFieldContainer[ProgramPayment]
+    reserved: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., attempt: _Optional[int] = ..., failures: _Optional[int] = ..., placement: _Optional[_Union[_common_pb2.Placement, _Mapping]] = ..., submitted_at: _Optional[int] = ..., started_at: _Optional[int] = ..., ended_at: _Optional[int] = ..., updated_at: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., accepted_models: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., client_key: _Optional[str] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy_by_program: _Optional[_Iterable[_Union[ProgramPayment, _Mapping]]] = ..., reserved: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ...) -> None: ...
+
+class ProgramPayment(_message.Message):
+    __slots__ = ("program", "amount")
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    program: str
+    amount: _common_pb2.Money
+    def __init__(self, program: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("tenant", "states", "page_size", "page_token")
