@@ -65,9 +65,12 @@ def _quotas(args: argparse.Namespace) -> int:
         print(json.dumps({"tenants": [tenant_json(t) for t in tenants]}, indent=2))
         return 0
     table = Table(title=f"{len(tenants)} tenant{'' if len(tenants) == 1 else 's'}")
+    widest = max((len(t.id) for t in tenants), default=0)  # an id never breaks; its name may
     for column in ("Tenant", "Weight", "Cohort", "Owner", "Priority classes", "Flags", "Quotas"):
         table.add_column(
-            column, justify="right" if column == "Weight" else "left", no_wrap=column == "Tenant"
+            column,
+            justify="right" if column == "Weight" else "left",
+            min_width=widest if column == "Tenant" else None,
         )
     for t in tenants:
         table.add_row(

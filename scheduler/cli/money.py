@@ -223,7 +223,9 @@ def show_programs(programs: list[Program], as_json: bool) -> None:
         "eligible",
         "stacks with",
     ):
-        table.add_column(column, no_wrap=column == "program")
+        # The id must not break (the name under it may): as wide as the longest id.
+        widest = max((len(p.id) for p in programs), default=0)
+        table.add_column(column, min_width=widest if column == "program" else None)
     for p in programs:
         rate = _rate(p.rates.domestic_bp, p.rates.other_bp)
         startup = _rate(
