@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scheduler.domain.clock import Clock
-from scheduler.domain.errors import InvalidField
+from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, JobState, RunningJob
 from scheduler.domain.nodes import Node, NodeState
 from scheduler.domain.pool import Pool
@@ -401,11 +401,26 @@ class Coordinator:
             seq = next(self._numbers)
             try:
                 jobs.append(to_job(request, self.pool, f"job-{seq}", seq, now))
+                self._check_programs(request)
             except InvalidField as exc:
                 raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
         if not jobs:
             return []
         return self._group.submit(jobs)
+
+    def _check_programs(self, request: JobRequest) -> None:
+        """A job may ask only programs that exist and would pay for its tenant: a tenant spends
+        only its own grants."""
+        tenant = self.pool.tenants[request.tenant]  # to_job checked that it exists
+        programs = self.programs
+        for j, program_id in enumerate(request.programs):
+            program = programs.get(program_id)
+            if program is None:
+                raise UnknownReference(f"programs[{j}]", f"no subsidy program {program_id!r}")
+            if not program.tenant_eligible(tenant):
+                raise InvalidField(
+                    f"programs[{j}]", f"tenant {tenant.id} is not eligible for {program_id!r}"
+                )
 
     def _write_jobs(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
         """Store the jobs durably, hand the new ones to the tick."""

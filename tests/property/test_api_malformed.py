@@ -340,7 +340,8 @@ def submissions(draw: st.DrawFn, who: str, faults: bool = True) -> pb.SubmitJobR
             )
         ),
         entrypoint=draw(ODD_TEXT),  # free-form: any string is a good one
-        programs=draw(st.lists(ODD_TEXT, max_size=3)),  # unknown programs are skipped, not refused
+        # The harness's pool runs no subsidy program: any program named is unknown.
+        programs=draw(either(st.just([]), st.lists(ODD_TEXT, min_size=1, max_size=3), faults)),
     )
     if speed is not None:
         spec.min_tflops_fp16 = speed
@@ -394,6 +395,7 @@ def submission_faults(one: pb.SubmitJobRequest, who: str, prefix: str = "") -> E
             faults.add((IA, f"spec.{name}"))
     if spec.checkpoint_interval_s < 0:
         faults.add((IA, "spec.checkpoint_interval_s"))
+    faults.update((IA, f"spec.programs[{j}]") for j in range(len(spec.programs)))
     return frozenset((code, prefix + path) for code, path in faults)
 
 

@@ -19,11 +19,12 @@ from scheduler.domain.requests import JobRequest
 from scheduler.executor.base import ExecutorEvent, StopReason
 from scheduler.executor.fake import FakeExecutor
 from scheduler.ledger.book import AccountKind, Ledger
+from scheduler.ledger.config import ProgramsConfig
 from scheduler.ledger.flows import open_attempts
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded
 from scheduler.store.errors import UnknownJob, UnknownNode
 from scheduler.store.memory import MemoryStore
-from tests.builders import ASCEND
+from tests.builders import ASCEND, a_program
 from tests.service_builders import a_world, money, small_pool
 
 QUEUED, ADMITTED, RUNNING = JobState.QUEUED, JobState.ADMITTED, JobState.RUNNING
@@ -488,3 +489,21 @@ def test_an_unknown_node_is_refused() -> None:
 
     with pytest.raises(UnknownNode):
         world.coordinator.set_node_state("nowhere", NodeState.DOWN, actor="ops@pool")
+
+
+def test_a_job_may_ask_only_programs_that_exist_and_pay_for_its_tenant() -> None:
+    program = a_program("t2-only").rate(5000).for_tenants("t2").build()
+    world = a_world(programs=ProgramsConfig({program.id: program}, {}))
+
+    with pytest.raises(UnknownReference) as unknown:
+        world.submit("t1", programs=("no-such-program",))
+    with pytest.raises(InvalidField) as not_eligible:
+        world.submit("t1", programs=("t2-only",))
+
+    assert unknown.value.field == "requests[0].programs[0]"
+    assert not_eligible.value.field == "requests[0].programs[0]"
+    assert "not eligible" in not_eligible.value.message
+    assert world.store.jobs() == []
+    assert world.coordinator.job(world.submit("t2", programs=("t2-only",))).job.programs == (
+        "t2-only",
+    )
