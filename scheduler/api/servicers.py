@@ -25,7 +25,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
@@ -42,7 +42,7 @@ from scheduler.service.coordinator import Coordinator
 from scheduler.service.errors import unknown_job_message
 from scheduler.service.job_money import MoneySoFar
 from scheduler.store.errors import UnknownJob
-from scheduler.store.records import Event, JobRecord
+from scheduler.store.records import Event, JobRecord, SubmitOutcome
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,21 @@ class Calls:
             await self._abort(context, exc)
             raise  # abort raises; this line is for the type checker
 
+    async def _durably(
+        self, context: Context, submit: Callable[[], Future[list[SubmitOutcome]]]
+    ) -> list[SubmitOutcome]:
+        """Validate and queue a submission on the event loop (`submit`: pure Python, no I/O),
+        then wait, without holding a thread, until its group commit is durable. Not begun once
+        the call's deadline has passed."""
+        try:
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:
+                raise DeadlinePassed("the call's deadline passed before its work began")
+            return await asyncio.wrap_future(submit())
+        except Exception as exc:
+            await self._abort(context, exc)
+            raise  # abort raises; this line is for the type checker
+
     async def _abort(self, context: Context, exc: Exception) -> None:
         code = status_of(exc)
         if code is grpc.StatusCode.INTERNAL:
@@ -119,23 +134,23 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
     ) -> scheduler_pb2.SubmitJobResponse:
         principal = await self._principal(context)
 
-        def work() -> scheduler_pb2.SubmitJobResponse:
+        def submit() -> Future[list[SubmitOutcome]]:
             tenant = principal.tenant_to_submit_as(request.tenant, "tenant")
             job_request = convert.job_request(request, "", tenant)
             try:
-                [outcome] = self._coordinator.submit([job_request])
+                return self._coordinator.submit_later([job_request])
             except InvalidField as exc:
                 raise type(exc)(wire_path(exc.field, ""), exc.message) from None
-            return scheduler_pb2.SubmitJobResponse(job_id=outcome.job_id, created=outcome.created)
 
-        return await self._call(context, work)
+        [outcome] = await self._durably(context, submit)
+        return scheduler_pb2.SubmitJobResponse(job_id=outcome.job_id, created=outcome.created)
 
     async def SubmitJobs(
         self, request: scheduler_pb2.SubmitJobsRequest, context: Context
     ) -> scheduler_pb2.SubmitJobsResponse:
         principal = await self._principal(context, submit_cost(len(request.jobs)))
 
-        def work() -> scheduler_pb2.SubmitJobsResponse:
+        def submit() -> Future[list[SubmitOutcome]]:
             if len(request.jobs) > MAX_SUBMIT_JOBS:
                 raise InvalidField(
                     "jobs",
@@ -151,18 +166,18 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                 for i, one in enumerate(request.jobs)
             ]
             try:
-                outcomes = self._coordinator.submit(requests)
+                return self._coordinator.submit_later(requests)
             except InvalidField as exc:
                 index = exc.field.removeprefix("requests[").partition("]")[0]
                 raise type(exc)(wire_path(exc.field, f"jobs[{index}]."), exc.message) from None
-            return scheduler_pb2.SubmitJobsResponse(
-                results=[
-                    scheduler_pb2.SubmitJobResponse(job_id=o.job_id, created=o.created)
-                    for o in outcomes
-                ]
-            )
 
-        return await self._call(context, work)
+        outcomes = await self._durably(context, submit)
+        return scheduler_pb2.SubmitJobsResponse(
+            results=[
+                scheduler_pb2.SubmitJobResponse(job_id=o.job_id, created=o.created)
+                for o in outcomes
+            ]
+        )
 
     async def GetJob(
         self, request: scheduler_pb2.GetJobRequest, context: Context

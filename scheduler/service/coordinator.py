@@ -32,6 +32,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -394,6 +395,21 @@ class Coordinator:
         commit) and return one outcome per request, in order. A bad request raises
         `InvalidField` naming `requests[i].<field>` and nothing is stored. A request whose
         (tenant, client key) was seen before returns the first job's id, `created=False`."""
+        jobs = self._validated(requests)
+        return self._group.submit(jobs) if jobs else []
+
+    def submit_later(self, requests: Sequence[JobRequest]) -> Future[list[SubmitOutcome]]:
+        """`submit` for callers that must not block (the gRPC handlers on their event loop):
+        the requests are validated at once (InvalidField raised here, nothing stored) and the
+        future holds the outcomes once the jobs are durable."""
+        jobs = self._validated(requests)
+        if jobs:
+            return self._group.submit_later(jobs)
+        done: Future[list[SubmitOutcome]] = Future()
+        done.set_result([])
+        return done
+
+    def _validated(self, requests: Sequence[JobRequest]) -> list[Job]:
         self._check_running()
         now = self.clock.now()
         jobs: list[Job] = []
@@ -404,9 +420,7 @@ class Coordinator:
                 self._check_programs(request)
             except InvalidField as exc:
                 raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
-        if not jobs:
-            return []
-        return self._group.submit(jobs)
+        return jobs
 
     def _check_programs(self, request: JobRequest) -> None:
         """A job may ask only programs that exist and would pay for its tenant: a tenant spends

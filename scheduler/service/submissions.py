@@ -7,6 +7,11 @@ the write ends, those whose jobs it wrote return, and one of the rest leads the 
 lone submitter pays no hand-off to another thread, and under load the cost of a durable write is
 shared by every job that arrived while the previous one was being written. An acknowledgement
 always means the job is on disk.
+
+Callers that must not block (the gRPC handlers, on the event loop) use `submit_later`: their
+jobs join the same queue and a future says when they are durable. A writer thread, started on
+first use, leads a batch whenever jobs are queued and no one else is writing; it and blocking
+submitters take turns as leaders, so each batch still mixes both kinds.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from scheduler.domain.jobs import Job
@@ -32,6 +38,18 @@ class _Request:
     done: bool = False
     outcomes: list[SubmitOutcome] | None = None
     error: BaseException | None = None
+    future: Future[list[SubmitOutcome]] | None = None  # a `submit_later` caller's
+
+    def finish(
+        self, outcomes: list[SubmitOutcome] | None, error: BaseException | None = None
+    ) -> None:
+        self.outcomes, self.error, self.done = outcomes, error, True
+        if self.future is not None:
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                assert outcomes is not None
+                self.future.set_result(outcomes)
 
 
 class GroupCommit:
@@ -44,6 +62,7 @@ class GroupCommit:
         self._queued: deque[_Request] = deque()
         self._writing = False
         self._closed = False
+        self._writer: threading.Thread | None = None
 
     def submit(self, jobs: Sequence[Job]) -> list[SubmitOutcome]:
         request = _Request(jobs)
@@ -56,22 +75,54 @@ class GroupCommit:
                     self._turn.wait()
                     continue
                 self._writing = True
-                batch = self._take()
-                self._turn.release()
-                try:
-                    self._write_batch(batch)
-                except BaseException as exc:  # interrupted: nobody may wait for these forever
-                    for waiting in batch:
-                        if not waiting.done:
-                            waiting.error, waiting.done = exc, True
-                finally:
-                    self._turn.acquire()
-                    self._writing = False
-                    self._turn.notify_all()
+                self._lead(self._take())
         if request.error is not None:
             raise request.error
         assert request.outcomes is not None
         return request.outcomes
+
+    def submit_later(self, jobs: Sequence[Job]) -> Future[list[SubmitOutcome]]:
+        """Queue the jobs and return at once; the future holds their outcomes once they are
+        durable (or the error that kept them from the store)."""
+        request = _Request(jobs, future=Future())
+        with self._turn:
+            if self._closed:
+                raise CoordinatorStopped("the coordinator is shutting down; nothing was stored")
+            self._queued.append(request)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="group-commit", daemon=True
+                )
+                self._writer.start()
+            self._turn.notify_all()
+        assert request.future is not None
+        return request.future
+
+    def _write_queued(self) -> None:
+        """The writer thread: lead a batch whenever jobs wait and no one writes."""
+        with self._turn:
+            while True:
+                while self._writing or not self._queued:
+                    if self._closed and not self._queued:
+                        return
+                    self._turn.wait()
+                self._writing = True
+                self._lead(self._take())
+
+    def _lead(self, batch: list[_Request]) -> None:
+        """Write `batch` outside the lock (held on entry and on return), then let the next
+        leader go."""
+        self._turn.release()
+        try:
+            self._write_batch(batch)
+        except BaseException as exc:  # interrupted: nobody may wait for these forever
+            for waiting in batch:
+                if not waiting.done:
+                    waiting.finish(None, exc)
+        finally:
+            self._turn.acquire()
+            self._writing = False
+            self._turn.notify_all()
 
     @property
     def waiting(self) -> int:
@@ -82,6 +133,7 @@ class GroupCommit:
         """Refuse new submissions; wait until what is queued has been written."""
         with self._turn:
             self._closed = True
+            self._turn.notify_all()  # the writer thread ends once nothing is queued
             while self._writing or self._queued:
                 self._turn.wait()
 
@@ -98,7 +150,7 @@ class GroupCommit:
             outcomes = self._write([job for request in batch for job in request.jobs])
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].error, batch[0].done = exc, True
+                batch[0].finish(None, exc)
                 return
             # One request's trouble must not fail the others: write each on its own.
             log.warning(
@@ -110,5 +162,5 @@ class GroupCommit:
         start = 0
         for request in batch:
             end = start + len(request.jobs)
-            request.outcomes, request.done = outcomes[start:end], True
+            request.finish(outcomes[start:end])
             start = end

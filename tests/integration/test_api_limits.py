@@ -23,8 +23,9 @@ from scheduler.api.auth import bearer
 from scheduler.api.ratelimit import RETRY_AFTER_MS, RateLimit
 from scheduler.api.server import MAX_MESSAGE_BYTES
 from scheduler.api.servicers import MAX_SUBMIT_JOBS
+from scheduler.api.v1 import common_pb2, scheduler_pb2_grpc
 from scheduler.api.v1 import scheduler_pb2 as pb
-from scheduler.api.v1 import scheduler_pb2_grpc
+from scheduler.domain.jobs import JobState
 from tests.api_builders import (
     DEMO_OPERATOR,
     READY_TIMEOUT_S,
@@ -214,14 +215,16 @@ def test_a_watch_ends_at_its_deadline(api: Served) -> None:
     assert 0.9 <= took < 5
 
 
-@pytest.mark.parametrize(("timeout_s", "stored"), [(0.5, 0), (WAIT_S, 1)])
+@pytest.mark.parametrize(("timeout_s", "done"), [(0.5, 0), (WAIT_S, 1)])
 def test_work_whose_deadline_passed_while_it_waited_for_a_thread_is_not_done(
-    world: World, timeout_s: float, stored: int
+    world: World, timeout_s: float, done: int
 ) -> None:
-    """The call is authenticated, then waits for the only (busy) worker thread. The worker is
+    """A cancel is authenticated, then waits for the only (busy) worker thread. The worker is
     freed while the server's event loop is held, so that grpc cannot cancel the waiting work
     when the deadline passes: only the servicer's own check keeps it from being done. With a
-    long deadline the same steps store the job (the test cannot pass by storing nothing)."""
+    long deadline the same steps cancel the job (the test cannot pass by doing nothing).
+    (Submissions hold no worker thread: they are validated and queued on the event loop.)"""
+    job = world.submit("t1")
     clock = ManualTime()
     limit = RateLimit(1000, 1000, clock)  # never refuses; its clock says "authenticated"
     served = Served(world.coordinator, a_token_book("t1"), rate_limit=limit, workers=1)
@@ -234,7 +237,11 @@ def test_work_whose_deadline_passed_while_it_waited_for_a_thread_is_not_done(
 
     def submit() -> None:
         try:
-            outcome.append(served.as_(tenant_token("t1")).SubmitJob(a_job(), timeout=timeout_s))
+            outcome.append(
+                served.as_(tenant_token("t1")).CancelJob(
+                    pb.CancelJobRequest(job_id=job), timeout=timeout_s
+                )
+            )
         except grpc.RpcError as exc:
             outcome.append(exc)
 
@@ -245,7 +252,7 @@ def test_work_whose_deadline_passed_while_it_waited_for_a_thread_is_not_done(
         assert clock.read.wait(WAIT_S)  # authenticated: its work now waits for the worker
         served.loop.call_soon_threadsafe(hold_the_loop)
         assert loop_held.wait(WAIT_S)
-        if stored == 0:
+        if done == 0:
             caller.join(WAIT_S)
             [error] = outcome
             assert isinstance(error, grpc.Call)
@@ -256,10 +263,11 @@ def test_work_whose_deadline_passed_while_it_waited_for_a_thread_is_not_done(
         loop_free.set()
         caller.join(WAIT_S)
         assert not caller.is_alive()
-        assert stored_jobs(world) == stored
-        if stored:
+        cancelled = world.coordinator.job(job).state is JobState.CANCELLED
+        assert cancelled == bool(done)
+        if done:
             [reply] = outcome
-            assert reply.created
+            assert reply.job.state == common_pb2.JOB_STATE_CANCELLED
     finally:
         worker_free.set()
         loop_free.set()

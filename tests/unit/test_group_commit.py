@@ -128,3 +128,43 @@ def test_a_closed_group_takes_nothing_more() -> None:
 
     with pytest.raises(CoordinatorStopped):
         group.submit(jobs("late"))
+
+
+def test_waiting_callers_futures_share_a_batch_with_blocking_submitters() -> None:
+    disk = Disk(hold=True)
+    group = GroupCommit(disk.write, max_batch=100)
+    first = threading.Thread(target=group.submit, args=([a_job("first").build()],), name="first")
+    first.start()
+    assert disk.writing.wait(WAIT_S)
+
+    later = [group.submit_later([a_job(f"later-{i}").build()]) for i in range(3)]
+    blocking = threading.Thread(
+        target=group.submit, args=([a_job("blocking").build()],), name="blocking"
+    )
+    blocking.start()
+    wait_until_waiting(group, 4)
+    assert not any(future.done() for future in later)  # not durable yet: not answered
+    disk.hold.set()  # type: ignore[union-attr]
+
+    assert [f.result(WAIT_S) for f in later] == [
+        [SubmitOutcome(f"later-{i}", True)] for i in range(3)
+    ]
+    first.join(WAIT_S)
+    blocking.join(WAIT_S)
+    assert len(disk.writes) == 2  # the held write, then one batch of the other four
+    assert sorted(disk.writes[1][0]) == ["blocking", "later-0", "later-1", "later-2"]
+
+
+def test_a_waiting_callers_future_carries_the_write_error_and_close_drains_the_queue() -> None:
+    disk = Disk(refuse="bad")
+    group = GroupCommit(disk.write, max_batch=100)
+
+    bad = group.submit_later([a_job("bad").build()])
+    good = group.submit_later([a_job("good").build()])
+
+    with pytest.raises(ValueError, match="bad is refused"):
+        bad.result(WAIT_S)
+    assert good.result(WAIT_S) == [SubmitOutcome("good", True)]
+    group.close()
+    with pytest.raises(CoordinatorStopped):
+        group.submit_later([a_job("late").build()])
