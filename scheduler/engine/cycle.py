@@ -69,6 +69,7 @@ class _Cycle:
         # shapes known not to fit: valid while capacity only shrinks, cleared when it grows
         self.no_room: dict[tuple[int, int, int], Reason] = {}
         self.no_victims: set[tuple[object, ...]] = set()
+        self.room_reasons: dict[tuple[int, int, int], Reason] = {}  # NO_CAPACITY words by shape
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
         self.reservation_tries = 0
@@ -278,14 +279,21 @@ class _Cycle:
         return split
 
     def no_room_reason(self, job: Job, plan: JobPlan) -> Reason:
+        # Its words depend on the shape alone: a backlog of one shape shares one (immutable)
+        # reason instead of formatting thousands of equal ones every cycle.
         gang = job.gang
-        zones = "/".join(sorted({z.value for _, z in plan.combos}))
-        alone = " with one supplier" if self.budgets is not None and gang.workers > 1 else ""
-        return Reason(
-            ReasonCode.NO_CAPACITY,
-            f"waiting for {gang.workers}×{gang.per_worker} of {'|'.join(plan.models)} in {zones}"
-            + alone,
-        )
+        key = (id(plan), gang.workers, gang.per_worker)
+        reason = self.room_reasons.get(key)
+        if reason is None:
+            zones = "/".join(sorted({z.value for _, z in plan.combos}))
+            alone = " with one supplier" if self.budgets is not None and gang.workers > 1 else ""
+            reason = Reason(
+                ReasonCode.NO_CAPACITY,
+                f"waiting for {gang.workers}×{gang.per_worker} of {'|'.join(plan.models)} in"
+                f" {zones}{alone}",
+            )
+            self.room_reasons[key] = reason
+        return reason
 
     # ---------------------------------------------------------------- 5. preempt
     def may_preempt(self) -> bool:
