@@ -8,6 +8,7 @@ and only the tenant queues that changed are re-sorted.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 
 from scheduler.domain.errors import InvalidField, UnknownReference
@@ -18,9 +19,11 @@ from scheduler.domain.residency import Approval
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
-from scheduler.engine.snapshot import PoolFacts, Snapshot, queue_key
+from scheduler.engine.snapshot import PoolFacts, Snapshot
 from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import accrue
+
+_priority = operator.attrgetter("priority")
 
 
 class ClusterState:
@@ -188,7 +191,9 @@ class ClusterState:
                     rows.append(job)
             for tenant, rows in by_tenant.items():
                 if rows:
-                    rows.sort(key=queue_key)
+                    # `pending` is in seq order and the sort is stable: by priority alone (a C
+                    # key) gives `queue_key`'s order without a Python call per job.
+                    rows.sort(key=_priority, reverse=True)
                     self._queues[tenant] = tuple(rows)
                 else:
                     self._queues.pop(tenant, None)
