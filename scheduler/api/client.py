@@ -30,17 +30,17 @@ import grpc
 from scheduler.api import convert
 from scheduler.api.auth import bearer
 from scheduler.api.convert import JobSpec
-from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, scheduler_pb2_grpc
+from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2_grpc
 from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.domain.accelerators import AcceleratorModel, Catalogue, Precision
 from scheduler.domain.capacity import Breakdown, CapacityReport
 from scheduler.domain.errors import InvalidField
-from scheduler.domain.geography import City, Currency, Jurisdiction
+from scheduler.domain.geography import Currency
 from scheduler.domain.jobs import JobState, Placement
 from scheduler.domain.money import Money
-from scheduler.domain.nodes import Owner, OwnerClass
-from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
-from scheduler.ledger.programs import Program, Rates
+from scheduler.domain.nodes import Owner
+from scheduler.domain.tenants import PriorityClass, Tenant
+from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -185,13 +185,13 @@ def job_view(message: pb.Job) -> JobView:
         accepted_models=tuple(message.accepted_models),
         updated_at=message.updated_at,
         programs=tuple(message.spec.programs),
-        cost=tuple(money(m, f"cost[{i}]") for i, m in enumerate(message.cost)),
-        subsidy=tuple(money(m, f"subsidy[{i}]") for i, m in enumerate(message.subsidy)),
+        cost=tuple(convert.money(m, f"cost[{i}]") for i, m in enumerate(message.cost)),
+        subsidy=tuple(convert.money(m, f"subsidy[{i}]") for i, m in enumerate(message.subsidy)),
         subsidy_by_program=tuple(
-            (p.program, money(p.amount, f"subsidy_by_program[{i}].amount"))
+            (p.program, convert.money(p.amount, f"subsidy_by_program[{i}].amount"))
             for i, p in enumerate(message.subsidy_by_program)
         ),
-        reserved=tuple(money(m, f"reserved[{i}]") for i, m in enumerate(message.reserved)),
+        reserved=tuple(convert.money(m, f"reserved[{i}]") for i, m in enumerate(message.reserved)),
     )
 
 
@@ -236,78 +236,6 @@ class UsageReportView:
     as_of_posting: int
 
 
-def wire_enum(kind: type[E], wire: Any, number: int, field: str) -> E:
-    """A reply's enum number as the domain's enum of the same member names (`CURRENCY_HKD` ->
-    `Currency.HKD`); InvalidField naming `field` for a number this client does not know."""
-    prefix = wire.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-    try:
-        return kind[str(wire.Name(number)).removeprefix(prefix)]
-    except (KeyError, ValueError):
-        raise InvalidField(field, f"unknown value {number}") from None
-
-
-def money(message: common_pb2.Money, field: str) -> Money:
-    currency = wire_enum(Currency, common_pb2.Currency, message.currency, f"{field}.currency")
-    return Money(currency, message.minor)
-
-
-def _flags(numbers: Iterable[int], field: str) -> frozenset[TenantFlag]:
-    return frozenset(
-        wire_enum(TenantFlag, common_pb2.TenantFlag, n, f"{field}[{i}]")
-        for i, n in enumerate(numbers)
-    )
-
-
-def tenant_of(message: admin_pb2.Tenant) -> Tenant:
-    quotas = None
-    if message.HasField("quotas"):
-        quotas = tuple(
-            FlavorQuota(
-                model=f.model,
-                nominal=f.nominal,
-                borrowing_limit=f.borrowing_limit if f.HasField("borrowing_limit") else None,
-                lending_limit=f.lending_limit if f.HasField("lending_limit") else None,
-            )
-            for f in message.quotas.flavors
-        )
-    return Tenant(
-        id=message.id,
-        name=message.name,
-        weight=message.weight or 1,
-        owner=message.owner or None,
-        priority_classes=frozenset(message.priority_classes),
-        flags=_flags(message.flags, "flags"),
-        cohort=message.cohort or None,
-        quotas=quotas,
-    )
-
-
-def program_of(message: admin_pb2.Program) -> Program:
-    rates = message.rates
-    return Program(
-        id=message.id,
-        name=message.name,
-        sponsor=message.sponsor,
-        currency=wire_enum(Currency, common_pb2.Currency, message.currency, "currency"),
-        budget=message.budget,
-        valid_from=message.valid_from,
-        valid_until=message.valid_until,
-        rates=Rates(
-            rates.domestic_bp,
-            rates.other_bp,
-            rates.startup_domestic_bp if rates.HasField("startup_domestic_bp") else None,
-            rates.startup_other_bp if rates.HasField("startup_other_bp") else None,
-        ),
-        eligible_tenants=frozenset(message.eligible_tenants),
-        eligible_flags=_flags(message.eligible_flags, "eligible_flags"),
-        eligible_owners=frozenset(message.eligible_owners),
-        eligible_nodes=frozenset(message.eligible_nodes),
-        tenant_cap=message.tenant_cap if message.HasField("tenant_cap") else None,
-        cap_period_s=message.cap_period_s,
-        stacking_group=message.stacking_group or None,
-    )
-
-
 def pool_view(message: admin_pb2.GetPoolResponse) -> PoolView:
     return PoolView(
         name=message.name,
@@ -327,8 +255,8 @@ def pool_view(message: admin_pb2.GetPoolResponse) -> PoolView:
             Owner(
                 o.id,
                 o.name,
-                wire_enum(OwnerClass, common_pb2.OwnerClass, o.owner_class, "owner_class"),
-                wire_enum(Currency, common_pb2.Currency, o.currency, "currency"),
+                convert.owner_class(o.owner_class, "owner_class"),
+                convert.currency(o.currency, "currency"),
             )
             for o in message.owners
         ),
@@ -352,10 +280,7 @@ def _breakdown(message: admin_pb2.Breakdown) -> Breakdown:
 def capacity_of(message: admin_pb2.GetCapacityResponse, catalogue: Catalogue) -> CapacityReport:
     """The capacity report the server computed, as `capacity_report` gives it locally;
     `catalogue` (from GetPool) describes the models."""
-    totals = {
-        wire_enum(Precision, common_pb2.Precision, t.precision, "totals.precision"): t
-        for t in message.totals
-    }
+    totals = {convert.precision(t.precision, "totals.precision"): t for t in message.totals}
     return CapacityReport(
         pool=message.pool,
         nodes=message.nodes,
@@ -369,19 +294,14 @@ def capacity_of(message: admin_pb2.GetCapacityResponse, catalogue: Catalogue) ->
         domestic_accelerators=message.domestic_accelerators,
         domestic_tflops_fp16=message.domestic_tflops_fp16,
         by_city={
-            wire_enum(City, common_pb2.City, c.city, "by_city.city"): _breakdown(c.capacity)
-            for c in message.by_city
+            convert.city(c.city, "by_city.city"): _breakdown(c.capacity) for c in message.by_city
         },
         by_owner_class={
-            wire_enum(
-                OwnerClass, common_pb2.OwnerClass, o.owner_class, "by_owner_class.owner_class"
-            ): _breakdown(o.capacity)
+            convert.owner_class(o.owner_class, "by_owner_class.owner_class"): _breakdown(o.capacity)
             for o in message.by_owner_class
         },
         by_jurisdiction={
-            wire_enum(
-                Jurisdiction, common_pb2.Jurisdiction, j.jurisdiction, "by_jurisdiction"
-            ): _breakdown(j.capacity)
+            convert.jurisdiction(j.jurisdiction, "by_jurisdiction"): _breakdown(j.capacity)
             for j in message.by_jurisdiction
         },
         by_model={m.model: _breakdown(m.capacity) for m in message.by_model},
@@ -391,7 +311,7 @@ def capacity_of(message: admin_pb2.GetCapacityResponse, catalogue: Catalogue) ->
 
 def usage_report_view(message: admin_pb2.GetUsageReportResponse) -> UsageReportView:
     def currency(number: int) -> Currency:
-        return wire_enum(Currency, common_pb2.Currency, number, "currency")
+        return convert.currency(number, "currency")
 
     return UsageReportView(
         programs=tuple(
@@ -617,7 +537,7 @@ class SchedulerClient:
             request = admin_pb2.ListTenantsRequest(page_size=page_size, page_token=token)
             reply: admin_pb2.ListTenantsResponse = self._unary("ListTenants", request, self._admin)
             for message in reply.tenants:
-                yield tenant_of(message)
+                yield convert.tenant(message, "tenant")
             token = reply.next_page_token
             if not token:
                 return
@@ -627,7 +547,7 @@ class SchedulerClient:
         reply: admin_pb2.ListProgramsResponse = self._unary(
             "ListPrograms", admin_pb2.ListProgramsRequest(), self._admin
         )
-        return [program_of(message) for message in reply.programs]
+        return [convert.program(message, "program") for message in reply.programs]
 
     def usage_report(
         self, *, programs: bool = True, tenants: bool = True, owners: bool = True

@@ -62,6 +62,7 @@ _ENUMS: dict[str, dict[int, str]] = {
     "OWNER_CLASS_": {v.number: v.name for v in common_pb2.OwnerClass.DESCRIPTOR.values},
     "CURRENCY_": {v.number: v.name for v in common_pb2.Currency.DESCRIPTOR.values},
     "TENANT_FLAG_": {v.number: v.name for v in common_pb2.TenantFlag.DESCRIPTOR.values},
+    "PRECISION_": {v.number: v.name for v in common_pb2.Precision.DESCRIPTOR.values},
 }
 
 
@@ -633,6 +634,14 @@ def currency(number: int, field: str) -> Currency:
     return _to_domain(Currency, "CURRENCY_", number, field)
 
 
+def precision(number: int, field: str) -> Precision:
+    return _to_domain(Precision, "PRECISION_", number, field)
+
+
+def money(message: common_pb2.Money, field: str) -> Money:
+    return Money(currency(message.currency, f"{field}.currency"), message.minor)
+
+
 def tenant_flags(numbers: Iterable[int], field: str) -> frozenset[TenantFlag]:
     return frozenset(
         _to_domain(TenantFlag, "TENANT_FLAG_", n, f"{field}[{i}]") for i, n in enumerate(numbers)
@@ -646,7 +655,7 @@ def node(message: admin_pb2.Node, field: str) -> tuple[Node, NodeState | None]:
     state = node_state(message.state, f"{field}.state") if message.state else None
     if not message.HasField("price"):
         raise InvalidField(f"{field}.price", "must be set")
-    price = Money(currency(message.price.currency, f"{field}.price.currency"), message.price.minor)
+    price = money(message.price, f"{field}.price")
     for key in message.labels:
         _identifier(key, f"{field}.labels")
     made = _built(
