@@ -32,7 +32,13 @@ from scheduler.domain.nodes import Node, NodeState, Owner, OwnerClass
 from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest
 from scheduler.domain.residency import Approval
-from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
+from scheduler.domain.tenants import (
+    FlavorQuota,
+    PriorityClass,
+    Tenant,
+    TenantFlag,
+    flavor_field,
+)
 from scheduler.ledger.evidence import EvidenceRow
 from scheduler.ledger.programs import BASIS_POINTS, YEAR_S, Program, Rates
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
@@ -678,31 +684,40 @@ def node(message: admin_pb2.Node, field: str) -> tuple[Node, NodeState | None]:
 def tenant(message: admin_pb2.Tenant, field: str) -> Tenant:
     tenant_id = _identifier(message.id, f"{field}.id")
     quotas: tuple[FlavorQuota, ...] | None = None
+    flavors = message.quotas.flavors
+    models = [flavor.model for flavor in flavors]
     if message.HasField("quotas"):
-        quotas = _built(
-            lambda: tuple(
-                FlavorQuota(
-                    _identifier(flavor.model, f"{field}.quotas.flavors[{i}].model"),
-                    flavor.nominal,
-                    flavor.borrowing_limit if flavor.HasField("borrowing_limit") else None,
-                    flavor.lending_limit if flavor.HasField("lending_limit") else None,
-                )
-                for i, flavor in enumerate(message.quotas.flavors)
-            ),
-            [("quotas", f"{field}.quotas")],
+        quotas = tuple(
+            _flavor(flavor, f"{field}.quotas.flavors[{i}]") for i, flavor in enumerate(flavors)
         )
+    try:
+        return _built(
+            lambda: Tenant(
+                tenant_id,
+                message.name or tenant_id,
+                weight=message.weight or 1,
+                owner=message.owner or None,
+                priority_classes=frozenset(message.priority_classes),
+                flags=tenant_flags(message.flags, f"{field}.flags"),
+                cohort=message.cohort or None,
+                quotas=quotas,
+            ),
+            [(f"tenants.{tenant_id}", field)],
+        )
+    except InvalidField as exc:
+        raise flavor_field(exc, field, models) from None
+
+
+def _flavor(message: admin_pb2.FlavorQuota, field: str) -> FlavorQuota:
+    model = _identifier(message.model, f"{field}.model")
     return _built(
-        lambda: Tenant(
-            tenant_id,
-            message.name or tenant_id,
-            weight=message.weight or 1,
-            owner=message.owner or None,
-            priority_classes=frozenset(message.priority_classes),
-            flags=tenant_flags(message.flags, f"{field}.flags"),
-            cohort=message.cohort or None,
-            quotas=quotas,
+        lambda: FlavorQuota(
+            model,
+            message.nominal,
+            message.borrowing_limit if message.HasField("borrowing_limit") else None,
+            message.lending_limit if message.HasField("lending_limit") else None,
         ),
-        [(f"tenants.{tenant_id}", field)],
+        [(f"quotas.{model}", field)],
     )
 
 

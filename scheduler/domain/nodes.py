@@ -16,6 +16,11 @@ class OwnerClass(enum.StrEnum):
     RESEARCH = "research"
 
 
+MAX_NODE_ACCELERATORS = 1024
+"""The most accelerators one node may have. Real machines hold 4 to 16 (a rack-scale system
+up to 384); the capacity index keeps a bucket per free count, so a node's size must be bounded."""
+
+
 class NodeState(enum.StrEnum):
     UP = "up"  # takes new work
     CORDONED = "cordoned"  # keeps its work, takes no new work
@@ -56,8 +61,11 @@ class Node:
     def __post_init__(self) -> None:
         if not self.id:
             raise InvalidField("node.id", "must not be empty")
-        if self.accelerators <= 0:
-            raise InvalidField(f"nodes.{self.id}.accelerators", "must be a positive integer")
+        if not 0 < self.accelerators <= MAX_NODE_ACCELERATORS:
+            raise InvalidField(
+                f"nodes.{self.id}.accelerators",
+                f"must be a positive integer, at most {MAX_NODE_ACCELERATORS}",
+            )
         if self.price.minor < 0:
             raise InvalidField(f"nodes.{self.id}.price", "must not be negative")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField
@@ -95,3 +96,18 @@ class Tenant:
 
     def may_use_priority(self, priority_class: str) -> bool:
         return not self.priority_classes or priority_class in self.priority_classes
+
+
+def flavor_field(error: InvalidField, prefix: str, models: Sequence[str]) -> InvalidField:
+    """An error about `<prefix>.quotas.<model>…` (a pool's key path) as a request names it:
+    `<prefix>.quotas.flavors[i]…`, `i` the model's place in `models` (its last place for a
+    model named twice: the one refused)."""
+    head = f"{prefix}.quotas."
+    if not error.field.startswith(head):
+        return error
+    rest = error.field[len(head) :]
+    for model in sorted(set(models), key=len, reverse=True):  # "a-b" before "a"
+        if rest == model or rest.startswith(model + "."):
+            i = len(models) - 1 - list(reversed(models)).index(model)
+            return type(error)(f"{head}flavors[{i}]{rest[len(model) :]}", error.message)
+    return error

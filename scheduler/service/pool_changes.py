@@ -12,7 +12,7 @@ from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.nodes import Node
 from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
-from scheduler.domain.tenants import Tenant
+from scheduler.domain.tenants import Tenant, flavor_field
 from scheduler.ledger.programs import Program
 from scheduler.service.errors import ChangeRefused
 
@@ -47,7 +47,8 @@ def with_tenant(pool: Pool, tenant: Tenant) -> Pool:
     try:
         return replace(pool, tenants={**pool.tenants, tenant.id: tenant})
     except InvalidField as exc:
-        raise exc.moved(f"tenants.{tenant.id}", "tenant") from None
+        models = [quota.model for quota in tenant.quotas or ()]
+        raise flavor_field(exc.moved(f"tenants.{tenant.id}", "tenant"), "tenant", models) from None
 
 
 def with_approval(pool: Pool, approval: Approval) -> Pool:

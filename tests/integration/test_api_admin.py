@@ -642,6 +642,11 @@ def test_a_registered_node_is_listed_audited_and_takes_waiting_work(
         ("RegisterNode", pb.RegisterNodeRequest(node=a_node_message("n", city=0)), "node.city"),
         (
             "RegisterNode",
+            register(a_node_message("n", accelerators=2**31 - 1)),
+            "node.accelerators",
+        ),
+        (
+            "RegisterNode",
             pb.RegisterNodeRequest(node=a_node_message("n", owner_class=2)),
             "node.owner_class",
         ),
@@ -670,7 +675,38 @@ def test_a_registered_node_is_listed_audited_and_takes_waiting_work(
                     id="t9", quotas=pb.Quotas(flavors=[pb.FlavorQuota(model=ASCEND, nominal=-1)])
                 )
             ),
-            f"tenant.quotas.{ASCEND}.nominal",
+            "tenant.quotas.flavors[0].nominal",
+        ),
+        (
+            "PutTenant",
+            pb.PutTenantRequest(
+                tenant=pb.Tenant(
+                    id="t9",
+                    quotas=pb.Quotas(
+                        flavors=[
+                            pb.FlavorQuota(model=ASCEND, nominal=8),
+                            pb.FlavorQuota(model="no-such-chip", nominal=8),
+                        ]
+                    ),
+                )
+            ),
+            "tenant.quotas.flavors[1]",
+        ),
+        (
+            "PutTenant",
+            pb.PutTenantRequest(
+                tenant=pb.Tenant(
+                    id="t9",
+                    quotas=pb.Quotas(
+                        flavors=[
+                            pb.FlavorQuota(model=ASCEND, nominal=8),
+                            pb.FlavorQuota(model=H800, nominal=8),
+                            pb.FlavorQuota(model=ASCEND, nominal=4),
+                        ]
+                    ),
+                )
+            ),
+            "tenant.quotas.flavors[2]",
         ),
         ("PutProgram", pb.PutProgramRequest(), "program"),
         (
