@@ -1097,9 +1097,14 @@ class Coordinator:
             self._node_down(node_id, writes.at)
 
     def _adopt(self, pool: Pool) -> None:
-        """Run on a pool an operator changed (already stored)."""
+        """Run on a pool an operator changed (already stored). Should that fail, memory no
+        longer matches the store: the coordinator stops, and a restart reads the store."""
+        try:
+            self.state = self.state.with_pool(pool)
+        except BaseException as exc:
+            self._stopped = f"taking in a changed pool failed: {exc!r}"
+            raise
         self.pool = pool
-        self.state = self.state.with_pool(pool)
         self._changed = True
 
     def _held_nodes(self) -> set[str]:
