@@ -70,6 +70,7 @@ class _Cycle:
         self.no_room: dict[tuple[int, int, int], Reason] = {}
         self.no_victims: set[tuple[object, ...]] = set()
         self.room_reasons: dict[tuple[int, int, int], Reason] = {}  # NO_CAPACITY words by shape
+        self.unfunded: dict[tuple[object, ...], Reason] = {}  # NO_FUNDS refusals, see `fund`
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
         self.reservation_tries = 0
@@ -257,6 +258,13 @@ class _Cycle:
         owners = {owner for owner, _ in seconds}
         currency = group.price.currency  # a gang stays in one zone, which bills in one currency
         supplier = Supplier(group.owner if len(owners) == 1 else "", tuple(nodes), group.domestic)
+        # Money moves only when a job is admitted (`take` clears this): until then the same
+        # tenant asking the same programs for the same cost at the same supplier is refused
+        # the same way, and a backlog of such jobs is refused without splitting each again.
+        memo = (job.tenant, currency, cost, job.programs, supplier)
+        refused = self.unfunded.get(memo)
+        if refused is not None:
+            return refused
         split = split_cost(
             cost,
             currency,
@@ -269,13 +277,16 @@ class _Cycle:
         )
         balance = budgets.balance(job.tenant, currency)
         if split.copay > balance:
-            return Reason(
+            refused = Reason(
                 ReasonCode.NO_FUNDS,
                 f"tenant {job.tenant}: co-payment {Money(currency, split.copay)} exceeds its"
                 f" balance {Money(currency, balance)} (estimated cost"
                 f" {Money(currency, cost)}, programs pay {Money(currency, split.subsidy)})",
             )
+            self.unfunded[memo] = refused
+            return refused
         budgets.take(job.tenant, split, self.now)
+        self.unfunded.clear()
         return split
 
     def no_room_reason(self, job: Job, plan: JobPlan) -> Reason:
