@@ -18,8 +18,9 @@ server differs. A fresh child (and, for `submit`, a fresh database) serves every
   `SqliteStore` file in a temporary directory (`--dir`) in WAL mode with `synchronous=FULL`
   (checked), the sample pool and programs of deploy/, the fake executor (attempts run
   min(walltime, 60 s) by the wall clock, serve's default), the public demo tokens, the pool's
-  policy, serve's `CoordinatorSettings` (tick interval 1 s, min tick gap 0.05 s) and its tick
-  loop `start()`ed. Every call is `SubmitJob` with the bearer token of one tenant
+  policy, serve's settings (`serve_settings`: tick interval 1 s, min tick gap 0.05 s, cycles
+  for new jobs alone at most once a clock second) and its tick loop
+  `start()`ed. Every call is `SubmitJob` with the bearer token of one tenant
   (`--tenant`, default `sz-gov-data`, which has no quota: its jobs fill the pool, then queue)
   and its own idempotency key; jobs are `synthetic_jobs(pool, n, seed, "mixed")` of that
   tenant. A call counts when its acknowledgement (the job id, `created` true) arrives.
@@ -83,6 +84,7 @@ from scheduler.api.auth import TokenBook, bearer
 from scheduler.api.server import Server
 from scheduler.api.v1 import scheduler_pb2
 from scheduler.cli.paths import default_pool_path, default_programs_path, default_tokens_path
+from scheduler.cli.serve import serve_settings
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.clock import SystemClock
@@ -91,7 +93,6 @@ from scheduler.domain.pool import Pool
 from scheduler.executor.fake import FakeExecutor
 from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
 from scheduler.policy.registry import DEFAULT_PLACEMENT, DEFAULT_QUEUE, resolve_policy
-from scheduler.service.settings import CoordinatorSettings
 from scheduler.sim.workload import synthetic_jobs
 from scheduler.store.sqlite import SqliteStore
 
@@ -143,7 +144,7 @@ def _serve_submit(db: Path) -> None:
     tokens = TokenBook.load(default_tokens_path(), pool)
     half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
     policy = resolve_policy(pool.policy or f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}", half_life)
-    settings = CoordinatorSettings(max_retries=3, tick_interval_s=1.0, min_tick_gap_s=0.05)
+    settings = serve_settings(max_retries=3, tick_interval_s=1.0)
     clock = SystemClock()
 
     def runtime(job: Job) -> int:

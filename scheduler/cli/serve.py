@@ -179,6 +179,17 @@ def rate_limit_of(args: argparse.Namespace) -> RateLimit | None:
     return RateLimit(calls_per_s, args.rate_burst)
 
 
+def serve_settings(max_retries: int, tick_interval_s: float) -> CoordinatorSettings:
+    """The coordinator's settings under `serve`: ticks at least every `tick_interval_s`, and
+    cycles for new jobs alone at most once a clock second."""
+    return CoordinatorSettings(
+        max_retries=max_retries,
+        tick_interval_s=tick_interval_s,
+        min_tick_gap_s=min(0.05, tick_interval_s),
+        arrival_cycle_interval_s=1,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     host: str = args.host.removeprefix("[").removesuffix("]")
     if not host:
@@ -212,11 +223,7 @@ def run(args: argparse.Namespace) -> int:
     half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
     spec = args.policy or pool.policy or f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
     policy = resolve_policy(spec, half_life, field="--policy" if args.policy else "pool.policy")
-    settings = CoordinatorSettings(
-        max_retries=args.max_retries,
-        tick_interval_s=args.tick_interval,
-        min_tick_gap_s=min(0.05, args.tick_interval),
-    )
+    settings = serve_settings(args.max_retries, args.tick_interval)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     clock = SystemClock()
     runtime_s: int = args.fake_runtime_s

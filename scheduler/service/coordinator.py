@@ -209,8 +209,9 @@ class Coordinator:
         self._numbers = itertools.count(store.last_job_seq() + 1)
         # Walltime deadlines of running attempts: (deadline, job id, attempt), earliest first.
         self._deadlines: list[tuple[int, str, int]] = []
-        # Something the next cycle must see happened (new jobs, capacity freed, a node changed).
+        # Something the next cycle must see happened (capacity freed, a node or a tenant changed).
         self._changed = True
+        self._arrivals = False  # new jobs came in since the last cycle
         self._last_cycle = -1 << 62  # clock seconds of the last cycle
         self._inbox: deque[Job] = deque()
         self._store_lock = threading.Lock()
@@ -740,10 +741,12 @@ class Coordinator:
 
         # 4. one scheduling cycle, when something it would see changed (or now and then: time
         # alone moves fair share, backfill windows and approvals' expiry)
-        recent = now - self._last_cycle < self.settings.idle_cycle_interval_s
-        if not self._changed and recent:
+        since = now - self._last_cycle
+        if not self._changed and not self._arrivals and since < self.settings.idle_cycle_interval_s:
             return self._report(now, reports, None, 0.0)
-        self._changed = False
+        if not self._changed and since < self.settings.arrival_cycle_interval_s:
+            return self._report(now, reports, None, 0.0)  # only new jobs: they wait a moment
+        self._changed = self._arrivals = False
         self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
         if self.programs:
@@ -781,7 +784,7 @@ class Coordinator:
 
     def _take_inbox(self) -> None:
         while self._inbox:
-            self._changed = True
+            self._arrivals = True
             job = self._inbox.popleft()
             self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
             self.state.submit(job)

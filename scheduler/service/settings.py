@@ -17,15 +17,20 @@ class CoordinatorSettings:
     submitters, and while a flood of submissions keeps waking the loop this keeps cycles to at
     most 1 / (1 + rest_per_busy) of the time. `idle_cycle_interval_s`: a tick runs a cycle only
     when something the cycle would see changed (new jobs, an attempt ended, a cancel, a node
-    lost), or this many clock seconds after the last one. `max_batch`: the most jobs one group
-    commit writes. `switch_interval_s`: the interpreter's thread switch interval `start()` sets
-    (None: leave it), see `Coordinator.start`."""
+    lost), or this many clock seconds after the last one. `arrival_cycle_interval_s`: when the
+    only news since the last cycle is new jobs, the next cycle waits until this many clock
+    seconds after it: a flood of submissions costs one cycle a second, not one per tick, and a
+    job waits at most that long to be looked at (0: at once, as for any other change; an ended
+    attempt, a cancel or a node change always cycles at once). `max_batch`: the most jobs one
+    group commit writes. `switch_interval_s`: the interpreter's thread switch interval `start()`
+    sets (None: leave it), see `Coordinator.start`."""
 
     max_retries: int = 3
     tick_interval_s: float = 1.0
     min_tick_gap_s: float = 0.05
     rest_per_busy: float = 1.0
     idle_cycle_interval_s: int = 10
+    arrival_cycle_interval_s: int = 0
     max_batch: int = 5_000
     switch_interval_s: float | None = 0.001
 
@@ -40,6 +45,8 @@ class CoordinatorSettings:
             raise InvalidField("rest_per_busy", "must not be negative")
         if self.idle_cycle_interval_s < 0:
             raise InvalidField("idle_cycle_interval_s", "must not be negative")
+        if self.arrival_cycle_interval_s < 0:
+            raise InvalidField("arrival_cycle_interval_s", "must not be negative")
         if self.switch_interval_s is not None and not 0 < self.switch_interval_s <= 1:
             raise InvalidField("switch_interval_s", "must be between 0 and 1 second")
         if self.max_batch < 1:

@@ -507,3 +507,23 @@ def test_a_job_may_ask_only_programs_that_exist_and_pay_for_its_tenant() -> None
     assert world.coordinator.job(world.submit("t2", programs=("t2-only",))).job.programs == (
         "t2-only",
     )
+
+
+def test_a_saturated_pool_cycles_new_arrivals_once_a_clock_second_and_freed_room_at_once() -> None:
+    world = a_world(small_pool(nodes=1), runtime=lambda job: 1800)
+    world.coordinator.settings = replace(world.settings, arrival_cycle_interval_s=1)
+    world.submit()
+    world.run()  # the one node is full
+    waiting = world.submit()
+    world.run()  # this cycle admits nothing: the pool is saturated
+
+    world.submit()
+    world.run()  # the same second, only a new job: no cycle yet
+    assert world.coordinator.last_tick is not None
+    assert not world.coordinator.last_tick.cycled
+    world.run(1)
+    assert world.coordinator.last_tick.cycled  # a clock second later it is looked at
+
+    world.run(1800)  # the first job ends: room, a cycle at once
+    assert world.coordinator.last_tick.cycled
+    assert world.state(waiting) is ADMITTED
