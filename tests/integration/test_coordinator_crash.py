@@ -40,6 +40,10 @@ BATCH = 50
 SINGLE_CLIENTS = 4  # threads submitting one job per call, beside the batch client
 SINGLES = 600  # of JOBS, submitted one per call
 KILLS = 4
+# Submissions are paced to span the kills (about 8 s each client): unpaced, the server now
+# acknowledges all 3,000 jobs before the first kill lands, and the test would prove nothing.
+SINGLE_PACE_S = 0.05
+BATCH_PACE_S = 0.15
 SEED = 20_261_123
 RPC_TIMEOUT_S = 10
 OPERATOR = bearer(DEMO_OPERATOR)  # submits for every tenant of the sample pool
@@ -124,10 +128,12 @@ class Client:
     def submit_batches(self, requests: Sequence[scheduler_pb2.SubmitJobRequest]) -> None:
         for start in range(0, len(requests), BATCH):
             self._until_acked(list(requests[start : start + BATCH]))
+            time.sleep(BATCH_PACE_S)
 
     def submit_singles(self, requests: Sequence[scheduler_pb2.SubmitJobRequest]) -> None:
         for request in requests:
             self._until_acked([request])
+            time.sleep(SINGLE_PACE_S)
 
     def _until_acked(self, batch: list[scheduler_pb2.SubmitJobRequest]) -> None:
         """Send the batch (one job: SubmitJob) until it is answered, the same keys each time."""

@@ -16,7 +16,7 @@ from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import City, Currency, Jurisdiction
 from scheduler.domain.jobs import Gang, Job, Placement
 from scheduler.domain.money import Money
-from scheduler.domain.nodes import Node, NodeState, OwnerClass
+from scheduler.domain.nodes import MAX_NODE_ACCELERATORS, Node, NodeState, OwnerClass
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import FlavorQuota, Tenant, TenantFlag
 from scheduler.ledger.book import Account, AccountKind, Posting, PostingKey, PostingKind
@@ -94,7 +94,7 @@ nodes = st.builds(
     st.sampled_from(OwnerClass),
     st.sampled_from(City),
     names,
-    positive,
+    st.integers(1, MAX_NODE_ACCELERATORS),
     st.builds(Money, st.sampled_from(Currency), natural),
     st.sampled_from(NodeState),
     st.lists(st.tuples(names, names), max_size=3).map(tuple),
