@@ -9,7 +9,7 @@ and only the tenant queues that changed are re-sorted.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, RunningJob
@@ -177,9 +177,14 @@ class ClusterState:
             self.used.pop(key, None)
 
     # ------------------------------------------------------------ reading
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, only: Collection[str] | None = None) -> Snapshot:
         """An immutable view for one cycle. The index and running table are shared, not copied:
-        `run_cycle` never writes to them, and the caller applies the result only afterwards."""
+        `run_cycle` never writes to them, and the caller applies the result only afterwards.
+
+        `only`: the pending jobs the cycle is to look at, the others left out. After a cycle
+        that admitted and preempted nothing, a cycle over just the jobs that arrived since
+        decides what a cycle over all of them would (the others meet exactly the state they
+        failed against), when jobs that do not fit are skipped (a best-effort queue)."""
         if not self._pending_sorted:
             self.pending = dict(sorted(self.pending.items(), key=lambda kv: kv[1].seq))
             self._pending_sorted = True
@@ -201,12 +206,20 @@ class ClusterState:
         if self._touched:  # same node order as an index built from scratch
             self.index.canonicalize(sorted(self._touched))
             self._touched.clear()
+        pending = tuple(self.pending.values())
+        queues = self._queues.copy()
+        if only is not None:
+            pending = tuple(job for job in pending if job.id in only)
+            tenants = {job.tenant for job in pending}
+            queues = {
+                tenant: tuple(job for job in queues[tenant] if job.id in only) for tenant in tenants
+            }
         return Snapshot(
             facts=self.facts,
             index=self.index,
             running=self.running,
-            pending=tuple(self.pending.values()),
-            queues=self._queues.copy(),
+            pending=pending,
+            queues=queues,
             used=self.used.copy(),
             running_index=self.running_index,
             usage=self.usage,

@@ -65,6 +65,7 @@ from scheduler.ledger.reports import (
     program_report,
     tenant_report,
 )
+from scheduler.policy.ordering import Discipline
 from scheduler.policy.registry import Policy
 from scheduler.service import event_kinds as ek
 from scheduler.service.billing import close_attempt
@@ -212,6 +213,8 @@ class Coordinator:
         # Something the next cycle must see happened (capacity freed, a node or a tenant changed).
         self._changed = True
         self._arrivals = False  # new jobs came in since the last cycle
+        self._new_ids: set[str] = set()  # their ids
+        self._last_quiet = False  # the last cycle admitted and preempted nothing
         self._last_cycle = -1 << 62  # clock seconds of the last cycle
         self._inbox: deque[Job] = deque()
         self._store_lock = threading.Lock()
@@ -746,16 +749,29 @@ class Coordinator:
             return self._report(now, reports, None, 0.0)
         if not self._changed and since < self.settings.arrival_cycle_interval_s:
             return self._report(now, reports, None, 0.0)  # only new jobs: they wait a moment
+        # Only new jobs since a cycle that changed nothing: the jobs that waited then meet the
+        # very state they could not use, so a best-effort cycle need look at the new ones only
+        # (every `idle_cycle_interval_s` a cycle looks at all of them again).
+        only = (
+            self._new_ids
+            if not self._changed
+            and self._last_quiet
+            and since < self.settings.idle_cycle_interval_s
+            and self.policy.queue.discipline is Discipline.BEST_EFFORT
+            else None
+        )
+        self._new_ids = set()
         self._changed = self._arrivals = False
         self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
         if self.programs:
             self.state.set_budgets(budgets_from(self.ledger, self.programs.values()))
         started = time.perf_counter()
-        result = run_cycle(self.state.snapshot(), self.policy, now)
+        result = run_cycle(self.state.snapshot(only), self.policy, now)
         cycle_ms = (time.perf_counter() - started) * 1000
         writes = Writes(now)
         result = self._decide(result, writes)
+        self._last_quiet = not result.admissions and not result.preemptions
         self._commit(writes, FairShareUsage(now, self.state.usage))
         self.state.apply(result, now, requeue_victims=False)
         self._act(writes)
@@ -786,6 +802,7 @@ class Coordinator:
         while self._inbox:
             self._arrivals = True
             job = self._inbox.popleft()
+            self._new_ids.add(job.id)
             self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
             self.state.submit(job)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from scheduler.domain.nodes import NodeState
@@ -15,8 +15,10 @@ from scheduler.engine.decisions import CycleResult
 from scheduler.engine.invariants import violations
 from scheduler.engine.snapshot import Snapshot
 from scheduler.engine.state import ClusterState
+from scheduler.policy.ordering import Discipline
 from scheduler.policy.registry import resolve_policy
-from tests.property.worlds import PROPERTY, World, worlds
+from tests.builders import a_job
+from tests.property.worlds import ALL_POLICIES, PROPERTY, World, worlds
 
 
 def cycle(snapshot: Snapshot, world: World) -> CycleResult:
@@ -171,3 +173,58 @@ def test_consecutive_cycles_never_over_commit_and_match_a_snapshot_from_scratch(
             node = data.draw(st.sampled_from(sorted(state.pool.nodes)))
             state.set_node_state(node, data.draw(st.sampled_from(list(NodeState))))
         assert_state_consistent(state)
+
+
+BEST_EFFORT_POLICIES = [
+    name for name in ALL_POLICIES if resolve_policy(name).queue.discipline is Discipline.BEST_EFFORT
+]
+
+
+@PROPERTY
+@given(worlds(), st.sampled_from(BEST_EFFORT_POLICIES), st.data())
+def test_after_a_quiet_cycle_a_cycle_over_the_new_jobs_decides_as_one_over_all(
+    world: World, policy_name: str, data: st.DataObject
+) -> None:
+    """What the coordinator relies on to cycle over new arrivals alone: once a cycle admitted
+    and preempted nothing, jobs that arrive next are decided the same (admitted, preempting,
+    rejected or waiting, with the same reasons) by a cycle over them alone as by one over every
+    pending job."""
+    state = state_of(world)
+    if world.budgets is not None:
+        state.set_budgets(world.budgets.copy())
+    policy = resolve_policy(policy_name)
+    now = world.now
+    for _ in range(40):  # cycle until one changes nothing
+        result = run_cycle(state.snapshot(), policy, now)
+        state.apply(result, now)
+        if not result.admissions and not result.preemptions:
+            break
+    assume(not result.admissions and not result.preemptions)
+    nodes = sorted(state.pool.nodes.values(), key=lambda n: n.id)
+    tenants = sorted(state.pool.tenants)
+    new: set[str] = set()
+    for i in range(data.draw(st.integers(1, 8))):
+        node = data.draw(st.sampled_from(nodes))
+        job = (
+            a_job(f"new{i}")
+            .tenant(data.draw(st.sampled_from(tenants)))
+            .gang(
+                data.draw(st.sampled_from([1, 1, 2])), None, data.draw(st.sampled_from([1, 2, 8]))
+            )
+            .models(node.model)
+            .priority(data.draw(st.sampled_from(["low", "standard", "high"])))
+            .walltime(data.draw(st.sampled_from([100, 5000])))
+            .origin(node.city.jurisdiction)
+            .seq(10_000 + i)
+            .build()
+        )
+        state.submit(job)
+        new.add(job.id)
+
+    everything = run_cycle(state.snapshot(), policy, now)
+    arrivals = run_cycle(state.snapshot(only=new), policy, now)
+
+    assert arrivals.admissions == everything.admissions
+    assert arrivals.preemptions == everything.preemptions
+    assert arrivals.rejected == {k: v for k, v in everything.rejected.items() if k in new}
+    assert arrivals.pending == {k: v for k, v in everything.pending.items() if k in new}
