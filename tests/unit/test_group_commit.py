@@ -144,7 +144,8 @@ def test_waiting_callers_futures_share_a_batch_with_blocking_submitters() -> Non
     blocking.start()
     wait_until_waiting(group, 4)
     assert not any(future.done() for future in later)  # not durable yet: not answered
-    disk.hold.set()  # type: ignore[union-attr]
+    assert disk.hold is not None
+    disk.hold.set()
 
     assert [f.result(WAIT_S) for f in later] == [
         [SubmitOutcome(f"later-{i}", True)] for i in range(3)

@@ -5,6 +5,7 @@ is seen by the next cycle, and a refused one changes nothing."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -24,10 +25,10 @@ QUEUED, ADMITTED = JobState.QUEUED, JobState.ADMITTED
 OPS = "ops@pool"
 
 
-def a_node_like(world: World, node_id: str, **changes: object) -> Node:
+def a_node_like(world: World, node_id: str, **changes: Any) -> Node:
     """A copy of the world's first node under another id, with `changes`."""
     first = next(iter(world.coordinator.pool.nodes.values()))
-    return replace(first, id=node_id, **changes)  # type: ignore[arg-type]
+    return replace(first, id=node_id, **changes)
 
 
 def audit_of(world: World, action: str) -> list[tuple[str, str]]:
@@ -303,14 +304,14 @@ def test_a_budget_may_grow_and_shrink_but_not_below_what_is_spent() -> None:
     ],
 )
 def test_a_program_change_that_cannot_be_booked_is_refused_naming_the_field(
-    changes: dict[str, object], field: str
+    changes: dict[str, Any], field: str
 ) -> None:
     world = a_world(programs=money())
     program = world.coordinator.programs["sz-voucher"]
     postings = len(world.coordinator.ledger)
 
     with pytest.raises(InvalidField) as refused:
-        world.coordinator.put_program(replace(program, **changes), OPS)  # type: ignore[arg-type]
+        world.coordinator.put_program(replace(program, **changes), OPS)
 
     assert refused.value.field == field
     assert world.coordinator.programs["sz-voucher"] == program
