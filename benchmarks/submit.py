@@ -49,9 +49,9 @@ there exactly once: a job row with that client key and the acknowledged id, and 
 one per key; the command prints `lost: N` (on stderr with `--json`) and exits 1 when either is
 non-zero or any call failed.
 
-`--profile-server FILE` runs the submit arm's server under `py-spy record --format raw --gil
+`--profile-server FILE` runs the submit and batch arms' servers under `py-spy record --format raw --gil
 --nonblocking --threads --rate 100` (folded stacks of whichever thread holds the GIL, by thread),
-one file per round (`FILE-round1.txt`, ...). It slows the server; its figures are not the run's.
+one file per arm and round (`FILE-round1.txt`, `FILE-batch-round1.txt`, ...). It slows the server; its figures are not the run's.
 """
 
 from __future__ import annotations
@@ -584,10 +584,11 @@ def check_stored(db: Path, tenant: str, acknowledged: dict[str, str]) -> Figures
 
 
 def one_round(index: int, workdir: Path, work: Workload, args: argparse.Namespace) -> Figures:
-    profile = None
+    profile = batch_profile = None
     if args.profile_server is not None:
         base = Path(args.profile_server)
         profile = base.with_name(f"{base.stem}-round{index + 1}{base.suffix or '.txt'}")
+        batch_profile = base.with_name(f"{base.stem}-batch-round{index + 1}{base.suffix or '.txt'}")
     pair: list[tuple[str, Callable[[], Figures]]] = [
         ("echo", lambda: echo_arm(workdir, work, args)),
         ("submit", lambda: submit_arm(workdir, work, args, batched=False, profile=profile)),
@@ -599,7 +600,7 @@ def one_round(index: int, workdir: Path, work: Workload, args: argparse.Namespac
         out[name] = arm()
     out["ratio"] = round(out["submit"]["rps"] / out["echo"]["rps"], 3)
     if args.batch_calls:
-        out["batch"] = submit_arm(workdir, work, args, batched=True, profile=None)
+        out["batch"] = submit_arm(workdir, work, args, batched=True, profile=batch_profile)
     return out
 
 

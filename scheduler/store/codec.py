@@ -252,6 +252,82 @@ def encode_job(job: Job) -> JsonObject:
     }
 
 
+# The fields that differ between jobs of one shape; the rest of a job's text is kept per shape.
+_PER_JOB = ("client_key", "id", "seq", "submitted_at", "walltime_s")
+_SPEC_SHAPES_MAX = 4096
+_spec_shapes: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+
+def job_spec_text(job: Job) -> str:
+    """`dumps(encode_job(job))`, character for character, at a fraction of its cost.
+
+    Jobs arrive in bulk with few distinct shapes (tenant, models, priority, origin...), so the
+    canonical text of a shape is made once by `dumps` itself, with sentinels where the per-job
+    fields go, and cut there; a job's text is its shape's pieces joined with its own values. A
+    bulk submission spends most of its storing time on JSON otherwise."""
+    gang = job.gang
+    shape = (
+        job.tenant,
+        job.models,
+        job.priority_class,
+        job.priority,
+        job.data_origin,
+        job.preemptible,
+        job.checkpoint_interval_s,
+        job.approvals,
+        job.entrypoint,
+        job.programs,
+        job.min_tflops_fp16,
+        gang.workers,
+        gang.per_worker,
+    )
+    pieces = _spec_shapes.get(shape)
+    if pieces is None:
+        pieces = _spec_pieces(job)
+        if pieces is None:  # a field of the shape holds a sentinel: no template for it
+            return dumps(encode_job(job))
+        if len(_spec_shapes) >= _SPEC_SHAPES_MAX:
+            _spec_shapes.clear()
+        _spec_shapes[shape] = pieces
+    key = job.client_key
+    return "".join(
+        (
+            pieces[0],
+            "null" if key is None else _encode_string(key),
+            pieces[1],
+            _encode_string(job.id),
+            pieces[2],
+            str(job.seq),
+            pieces[3],
+            str(job.submitted_at),
+            pieces[4],
+            str(job.walltime_s),
+            pieces[5],
+        )
+    )
+
+
+def _spec_pieces(job: Job) -> tuple[str, ...] | None:
+    """The canonical text of `job` cut where the `_PER_JOB` values go (in sorted key order), or
+    None when a sentinel also occurs elsewhere in the text (a name holding one)."""
+    encoded = encode_job(job)
+    marks = [_encode_string(f"\x00{name}\x00") for name in _PER_JOB]
+    encoded.update({name: f"\x00{name}\x00" for name in _PER_JOB})
+    text = dumps(encoded)
+    if any(text.count(mark) != 1 for mark in marks):
+        return None
+    pieces: list[str] = []
+    for mark in marks:  # in sorted order, as `dumps` orders the keys
+        before, _, text = text.partition(mark)
+        pieces.append(before)
+    pieces.append(text)
+    return tuple(pieces)
+
+
+def _encode_string(text: str) -> str:
+    return json.encoder.encode_basestring_ascii(text)  # what `dumps` makes of a str
+
+
 def decode_job(value: object, where: str = "job") -> Job:
     f = _Fields(value, where, _JOB_KEYS)
     gang = _Fields(f.raw("gang"), f"{where}.gang", ("workers", "per_worker"))

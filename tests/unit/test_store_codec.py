@@ -3,6 +3,7 @@ not exactly what was written is refused naming the field (a lenient codec corrup
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from scheduler.store.codec import (
     encode_posting,
     encode_program,
     encode_tenant,
+    job_spec_text,
     json_value,
     loads,
 )
@@ -185,6 +187,24 @@ postings = st.builds(
 @given(jobs)
 def test_a_job_round_trips(job: Job) -> None:
     assert through_text(encode_job, decode_job, job) == job
+
+
+@given(jobs)
+def test_a_jobs_spec_text_is_its_canonical_json_however_it_is_made(job: Job) -> None:
+    assert job_spec_text(job) == dumps(encode_job(job))
+    # A second job of the same shape is made from the cached pieces.
+    other = dataclasses.replace(job, id=job.id + "-2", seq=job.seq + 1, client_key='k"2')
+    assert job_spec_text(other) == dumps(encode_job(other))
+
+
+def test_a_name_holding_a_sentinel_does_not_confuse_the_spec_text() -> None:
+    job = a_job("job-1").build()
+    for name in ("client_key", "id", "seq"):
+        tricky = dataclasses.replace(
+            job, entrypoint=f"\x00{name}\x00", approvals=(f"\x00{name}\x00",)
+        )
+        assert job_spec_text(tricky) == dumps(encode_job(tricky))
+        assert decode_job(json.loads(job_spec_text(tricky))) == tricky
 
 
 @given(placements)
