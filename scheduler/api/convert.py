@@ -50,13 +50,22 @@ T = TypeVar("T")
 
 
 def _to_domain(kind: type[E], prefix: str, number: int, field: str) -> E:
+    known = _converted.get((kind, number))
+    if known is not None:
+        return cast(E, known)
     name = _wire_name(prefix, number)
     if name is None or name.endswith("_UNSPECIFIED"):
         raise InvalidField(field, "must be set")
     try:
-        return kind[name.removeprefix(prefix)]
+        member = kind[name.removeprefix(prefix)]
     except KeyError:
         raise InvalidField(field, f"unknown value {number}") from None
+    _converted[(kind, number)] = member
+    return member
+
+
+# Wire numbers already converted: a bulk submission converts the same few many times.
+_converted: dict[tuple[type[enum.Enum], int], enum.Enum] = {}
 
 
 _ENUMS: dict[str, dict[int, str]] = {
@@ -98,16 +107,20 @@ def job_request(message: scheduler_pb2.SubmitJobRequest, field: str, tenant: str
     """A submission for `tenant` (the one the caller may submit as, resolved from
     `message.tenant`) as the domain's request; errors name `<field>spec.…` (`field` is a
     prefix: empty, or `jobs[3].`)."""
-    spec = message.spec
-    where = f"{field}spec"
     if not message.HasField("spec"):
-        raise InvalidField(where, "is required")
+        raise InvalidField(f"{field}spec", "is required")
+    spec = message.spec
+    origin = _converted.get((Jurisdiction, spec.data_origin))
     return JobRequest(
         tenant=tenant,
         workers=spec.workers,
         per_worker=spec.per_worker,
         walltime_s=spec.walltime_s,
-        data_origin=jurisdiction(spec.data_origin, f"{where}.data_origin"),
+        data_origin=(
+            cast(Jurisdiction, origin)
+            if origin is not None
+            else jurisdiction(spec.data_origin, f"{field}spec.data_origin")
+        ),
         models=tuple(spec.models),
         min_tflops_fp16=spec.min_tflops_fp16 if spec.HasField("min_tflops_fp16") else None,
         priority_class=spec.priority_class,

@@ -65,8 +65,20 @@ def accepted_models(
     return chosen
 
 
-def to_job(request: JobRequest, pool: Pool, job_id: str, seq: int, now: int) -> Job:
-    """Check `request` against the pool and build the job; raise naming the bad field."""
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a request's shape (`shape_of`) resolves to against one pool: the same for every
+    request of that shape, so a bulk submission resolves each shape once."""
+
+    tenant: str
+    priority_class: str
+    priority: int
+    models: frozenset[str]
+
+
+def resolve(request: JobRequest, pool: Pool) -> Resolved:
+    """Check the request's tenant, priority class, approvals and accelerators against the pool;
+    raise naming the bad field."""
     tenant = pool.tenants.get(request.tenant)
     if tenant is None:
         raise UnknownReference("tenant", f"unknown tenant {request.tenant!r}")
@@ -91,13 +103,20 @@ def to_job(request: JobRequest, pool: Pool, job_id: str, seq: int, now: int) -> 
             raise UnknownReference(
                 f"approvals[{i}]", f"tenant {tenant.id} holds no approval {approval_id!r}"
             )
+    models = accepted_models(pool, request.models, request.min_tflops_fp16)
+    return Resolved(tenant.id, priority_class, klass.value, models)
+
+
+def resolved_job(request: JobRequest, resolved: Resolved, job_id: str, seq: int, now: int) -> Job:
+    """The job of a request whose shape resolved to `resolved`; the job's own checks (gang,
+    walltime, checkpoint interval) raise naming the field."""
     return Job(
         id=job_id,
-        tenant=tenant.id,
+        tenant=resolved.tenant,
         gang=Gang(request.workers, request.per_worker),
-        models=accepted_models(pool, request.models, request.min_tflops_fp16),
-        priority_class=priority_class,
-        priority=klass.value,
+        models=resolved.models,
+        priority_class=resolved.priority_class,
+        priority=resolved.priority,
         walltime_s=request.walltime_s,
         data_origin=request.data_origin,
         submitted_at=now,
@@ -110,3 +129,8 @@ def to_job(request: JobRequest, pool: Pool, job_id: str, seq: int, now: int) -> 
         client_key=request.client_key,
         min_tflops_fp16=request.min_tflops_fp16,
     )
+
+
+def to_job(request: JobRequest, pool: Pool, job_id: str, seq: int, now: int) -> Job:
+    """Check `request` against the pool and build the job; raise naming the bad field."""
+    return resolved_job(request, resolve(request, pool), job_id, seq, now)

@@ -33,7 +33,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Collection, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scheduler.domain.clock import Clock
@@ -41,7 +41,7 @@ from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, JobState, RunningJob
 from scheduler.domain.nodes import Node, NodeState
 from scheduler.domain.pool import Pool
-from scheduler.domain.requests import JobRequest, to_job
+from scheduler.domain.requests import JobRequest, Resolved, resolve, resolved_job
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import Tenant
 from scheduler.engine.cycle import run_cycle
@@ -112,6 +112,21 @@ NODE_LOST = "NODE_LOST"  # lost its node, no retries left
 STOPPED = "STOPPED"  # the executor stopped it for a reason of its own; queued again
 CANCELLED = "CANCELLED"
 SUCCEEDED = "SUCCEEDED"
+
+MAX_SHAPES = 4096
+"""Request shapes remembered as resolved (a bulk submission has few; past this many, new shapes
+are resolved for every job)."""
+RequestShape = tuple[str, str, tuple[str, ...], int | None, tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shapes:
+    """Request shapes (tenant, priority class, models, minimum TFLOPS, approvals, programs)
+    checked against `pool` and the programs of the moment, and what each resolved to. Replaced,
+    never cleared, when the pool or a program changes."""
+
+    pool: Pool
+    resolved: dict[RequestShape, Resolved] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +246,7 @@ class Coordinator:
         self.last_event_seq = store.last_event_seq()
         self._committed_postings = len(ledger)  # a replayed ledger is all in the store
         self._refused: list[ExecutorEvent] = []  # launches the executor refused
+        self._shapes = _Shapes(pool)
 
     # ------------------------------------------------------------------ opening
 
@@ -416,20 +432,37 @@ class Coordinator:
     def _validated(self, requests: Sequence[JobRequest]) -> list[Job]:
         self._check_running()
         now = self.clock.now()
+        shapes = self._shapes
+        if shapes.pool is not self.pool:
+            shapes = self._shapes = _Shapes(self.pool)
+        known = shapes.resolved
         jobs: list[Job] = []
         for i, request in enumerate(requests):
             seq = next(self._numbers)
+            shape = (
+                request.tenant,
+                request.priority_class,
+                request.models,
+                request.min_tflops_fp16,
+                request.approvals,
+                request.programs,
+            )
             try:
-                jobs.append(to_job(request, self.pool, f"job-{seq}", seq, now))
-                self._check_programs(request)
+                resolved = known.get(shape)
+                if resolved is None:
+                    resolved = resolve(request, shapes.pool)
+                    self._check_programs(request, shapes.pool)
+                    if len(known) < MAX_SHAPES:
+                        known[shape] = resolved
+                jobs.append(resolved_job(request, resolved, f"job-{seq}", seq, now))
             except InvalidField as exc:
                 raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
         return jobs
 
-    def _check_programs(self, request: JobRequest) -> None:
+    def _check_programs(self, request: JobRequest, pool: Pool) -> None:
         """A job may ask only programs that exist and would pay for its tenant: a tenant spends
         only its own grants."""
-        tenant = self.pool.tenants[request.tenant]  # to_job checked that it exists
+        tenant = pool.tenants[request.tenant]  # resolve checked that it exists
         programs = self.programs
         for j, program_id in enumerate(request.programs):
             program = programs.get(program_id)
@@ -611,6 +644,8 @@ class Coordinator:
             with self._store_lock:
                 self.store.put_programs([program], now, actor)
             self.programs[program.id] = program
+            # A new memo: a submitter still checking against the old programs keeps the old one.
+            self._shapes = _Shapes(self.pool)
             fund_to(self.ledger, program, now)
             self._commit(Writes(now))
             self._changed = True

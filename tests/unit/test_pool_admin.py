@@ -369,3 +369,31 @@ def test_a_draining_node_goes_down_once_its_work_has_ended() -> None:
     assert world.coordinator.pool.nodes[busy].state is NodeState.DOWN
     downs = [r for r in world.store.audit(action="node.state") if r.actor == "scheduler"]
     assert {(r.subject, r.details["to"]) for r in downs} == {(busy, "down"), (idle, "down")}
+
+
+# ---------------------------------------------------------------------- submissions after changes
+
+
+def test_a_program_closed_to_a_tenant_refuses_its_next_submission_of_a_shape_it_took_before() -> None:
+    # Submissions of one shape are resolved once; a program change must not be missed.
+    world = a_world(programs=money())
+    program = a_program("gz-voucher").rate(3000).budget(500_000).build()
+    world.coordinator.put_program(program, OPS)
+    world.submit(programs=("gz-voucher",))
+
+    world.coordinator.put_program(replace(program, eligible_tenants=frozenset({"t2"})), OPS)
+
+    with pytest.raises(InvalidField) as refused:
+        world.submit(programs=("gz-voucher",))
+    assert refused.value.field == "requests[0].programs[0]"
+
+
+def test_a_priority_class_taken_from_a_tenant_refuses_its_next_submission_of_a_shape() -> None:
+    world = a_world()
+    world.submit(priority="standard")
+
+    world.coordinator.put_tenant(a_tenant("t1").priorities("low").build(), OPS)
+
+    with pytest.raises(InvalidField) as refused:
+        world.submit(priority="standard")
+    assert refused.value.field == "requests[0].priority_class"
