@@ -33,6 +33,7 @@ import grpc
 from scheduler.api import convert
 from scheduler.api.auth import TokenBook
 from scheduler.api.errors import DeadlinePassed, details_of, status_of
+from scheduler.api.handoff import Handoff
 from scheduler.api.ratelimit import RETRY_AFTER_MS, RateLimit, RateLimited, submit_cost
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
@@ -73,6 +74,7 @@ class Calls:
         self._blocking = blocking
         self._tokens = tokens
         self._rate_limit = rate_limit
+        self._handoff: Handoff | None = None  # made on the event loop, at the first submission
 
     async def _principal(self, context: Context, cost: int = 1) -> Principal:
         """The caller, or the call ends UNAUTHENTICATED; a tenant's call then takes `cost`
@@ -113,7 +115,9 @@ class Calls:
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 raise DeadlinePassed("the call's deadline passed before its work began")
-            return await asyncio.wrap_future(submit())
+            if self._handoff is None:
+                self._handoff = Handoff(asyncio.get_running_loop())
+            return await self._handoff.wait(submit())
         except Exception as exc:
             await self._abort(context, exc)
             raise  # abort raises; this line is for the type checker
