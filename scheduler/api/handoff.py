@@ -9,6 +9,7 @@ became ready meanwhile, which under load is a whole batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -37,10 +38,9 @@ class Handoff:
             if self._scheduled:
                 return  # the wake-up already asked for will take this one too
             self._scheduled = True
-        try:
+        # A closed loop (RuntimeError): the server is gone and nobody awaits any more.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._deliver)
-        except RuntimeError:  # the loop is closed: the server is gone, nobody awaits any more
-            pass
 
     def _deliver(self) -> None:
         with self._lock:

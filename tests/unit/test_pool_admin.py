@@ -374,7 +374,7 @@ def test_a_draining_node_goes_down_once_its_work_has_ended() -> None:
 # ---------------------------------------------------------------------- submissions after changes
 
 
-def test_a_program_closed_to_a_tenant_refuses_its_next_submission_of_a_shape_it_took_before() -> None:
+def test_a_program_closed_to_a_tenant_refuses_the_next_job_of_a_shape_it_took_before() -> None:
     # Submissions of one shape are resolved once; a program change must not be missed.
     world = a_world(programs=money())
     program = a_program("gz-voucher").rate(3000).budget(500_000).build()
