@@ -76,6 +76,7 @@ class World:
         client_key: str | None = None,
         models: tuple[str, ...] = (ASCEND,),
         programs: tuple[str, ...] | None = None,
+        checkpoint_interval_s: int = 0,
     ) -> str:
         """Submit one job; it names every configured program unless `programs` says."""
         if programs is None:
@@ -91,6 +92,7 @@ class World:
             preemptible=preemptible,
             client_key=client_key,
             programs=programs,
+            checkpoint_interval_s=checkpoint_interval_s,
         )
         [outcome] = self.coordinator.submit([request])
         return outcome.job_id

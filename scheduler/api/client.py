@@ -124,6 +124,11 @@ class JobView:
     subsidy: tuple[Money, ...] = ()  # what programs pay of `cost`, in the same currencies
     subsidy_by_program: tuple[tuple[str, Money], ...] = ()  # `subsidy` by program id
     reserved: tuple[Money, ...] = ()  # held for the open attempt, not yet settled
+    # As the workers reported it, in basis points (0..10000) of the current (or last) attempt;
+    # None until that attempt reported. `checkpoint_bp`: the newest checkpoint of any attempt.
+    progress_bp: int | None = None
+    progress_at: int | None = None  # when that report was recorded (epoch seconds)
+    checkpoint_bp: int | None = None
 
     @property
     def placement_summary(self) -> str:
@@ -192,6 +197,9 @@ def job_view(message: pb.Job) -> JobView:
             for i, p in enumerate(message.subsidy_by_program)
         ),
         reserved=tuple(convert.money(m, f"reserved[{i}]") for i, m in enumerate(message.reserved)),
+        progress_bp=message.progress_bp if message.HasField("progress_bp") else None,
+        progress_at=message.progress_at if message.HasField("progress_at") else None,
+        checkpoint_bp=message.checkpoint_bp if message.HasField("checkpoint_bp") else None,
     )
 
 

@@ -43,6 +43,7 @@ from scheduler.ledger.evidence import EvidenceRow
 from scheduler.ledger.programs import BASIS_POINTS, YEAR_S, Program, Rates
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
 from scheduler.service.job_money import MoneySoFar
+from scheduler.service.job_progress import JobProgress
 from scheduler.store.records import AuditRecord, Event, JobRecord
 
 E = TypeVar("E", bound=enum.Enum)
@@ -187,13 +188,15 @@ def job_message(
     record: JobRecord,
     reason: tuple[str, str] | None = None,
     money: Iterable[MoneySoFar] = (),
+    progress: JobProgress | None = None,
 ) -> scheduler_pb2.Job:
     """A stored job as the API shows it; `reason` (code, words) overrides the stored one (a
     queued job's pending reason lives in the coordinator's memory). `money` is the job's cost so
     far per currency (`Coordinator.job_money`): `cost` and `subsidy` get one entry each per
     currency with usage counted, in the same (sorted) order, so `cost[i] - subsidy[i]` is the
     tenant's co-payment; `subsidy_by_program` splits `subsidy` by program; `reserved` is what the
-    open attempt still holds."""
+    open attempt still holds. `progress` (`Coordinator.progress`) fills `progress_bp`,
+    `progress_at` and `checkpoint_bp`; None leaves them absent."""
     job = record.job
     spec = spec_message(
         JobSpec(
@@ -243,6 +246,11 @@ def job_message(
                 )
         if part.reserved:
             message.reserved.append(money_message(Money(part.currency, part.reserved)))
+    if progress is not None:
+        message.progress_bp = progress.progress_bp
+        message.progress_at = progress.at
+        if progress.checkpoint_bp is not None:
+            message.checkpoint_bp = progress.checkpoint_bp
     return message
 
 

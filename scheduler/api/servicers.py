@@ -308,16 +308,19 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
         return record
 
     def _job(self, record: JobRecord) -> scheduler_pb2.Job:
-        """The job's message with its pending reason and its money so far. The money is read
-        under the coordinator's core lock, a moment after `record`: the ledger decides what is
-        settled, so a record a tick moved on meanwhile never counts an attempt twice."""
+        """The job's message with its pending reason, its money so far and its progress. The
+        money is read a moment after `record` (`Coordinator.job_money`): the ledger decides what
+        is settled, so a record a tick moved on meanwhile never counts an attempt twice. The
+        progress is read from the store together with the record it belongs to
+        (`Coordinator.progress`)."""
         reason = None
         if record.state is JobState.QUEUED:
             pending = self._coordinator.pending_reason(record.id)
             if pending is not None:
                 reason = (str(pending.code), pending.message)
         money: tuple[MoneySoFar, ...] = self._coordinator.job_money(record.id)
-        return convert.job_message(record, reason, money)
+        progress = self._coordinator.progress(record.id)
+        return convert.job_message(record, reason, money, progress)
 
 
 # Where the domain names a request's value by the object that checks it, the wire names it by

@@ -203,6 +203,10 @@ def _show(job: JobView, as_json: bool) -> None:
         ("Submitted", when(job.submitted_at)),
         ("Started", when(job.started_at) or "-"),
         ("Ended", when(job.ended_at) or "-"),
+    ]
+    if job.progress_bp is not None:  # no row at all until the attempt reported something
+        rows.append(("Progress", _progress(job.progress_bp, job)))
+    rows += [
         ("Cost so far", amounts(job.cost)),
         ("Subsidy", _subsidy(job)),
         ("Co-payment", amounts(job.copay)),
@@ -222,6 +226,21 @@ def _subsidy(job: JobView) -> str:
     elif job.programs:
         text += f" (programs asked: {', '.join(job.programs)})"
     return text
+
+
+def _progress(progress_bp: int, job: JobView) -> str:
+    """E.g. `42.50 % (attempt 2; last checkpoint 40.00 %; reported 2026-03-01 08:00:00Z)`."""
+    details = [f"attempt {job.attempt}"]
+    if job.checkpoint_bp is not None:
+        details.append(f"last checkpoint {percent(job.checkpoint_bp)}")
+    if job.progress_at is not None:
+        details.append(f"reported {when(job.progress_at)}")
+    return f"{percent(progress_bp)} ({'; '.join(details)})"
+
+
+def percent(bp: int) -> str:
+    """Basis points as a percentage with two decimals: 4250 -> `42.50 %`."""
+    return f"{bp // 100}.{bp % 100:02d} %"
 
 
 def _reason_label(state: JobState) -> str:

@@ -162,6 +162,9 @@ def job_json(job: JobView) -> dict[str, Any]:
             {"program": program, **money_json(amount)} for program, amount in job.subsidy_by_program
         ],
         "reserved": [money_json(m) for m in job.reserved],
+        "progress_bp": job.progress_bp,
+        "progress_at": job.progress_at,
+        "checkpoint_bp": job.checkpoint_bp,
     }
 
 

@@ -72,6 +72,7 @@ from scheduler.service.billing import close_attempt
 from scheduler.service.bootstrap import load_world
 from scheduler.service.errors import CoordinatorStopped, JobAlreadyEnded, unknown_job_message
 from scheduler.service.job_money import MoneySoFar, money_so_far
+from scheduler.service.job_progress import REPORT_KINDS, JobProgress, job_progress
 from scheduler.service.pool_changes import (
     check_program,
     with_approval,
@@ -679,6 +680,25 @@ class Coordinator:
         the attempt is counted as running): an attempt is never counted twice."""
         record = self.records.get(job_id) or self.job(job_id)
         return money_so_far(self.ledger, self.pool, record, self.clock.now())
+
+    def progress(self, job_id: str) -> JobProgress | None:
+        """How far the job got as its workers reported it (`job_progress` says which report
+        counts), None before its current attempt reported anything. Raises UnknownJob.
+
+        Read from the store alone, without the core lock: the record and its events in one
+        hold of the store lock, so a tick's commit lands entirely before or after the read
+        and the report is matched against the attempt it belongs to."""
+        with self._store_lock:
+            record = self.store.job(job_id)
+            if record is None:
+                raise UnknownJob(unknown_job_message(job_id))
+            newest = self.store.last_event(job_id, REPORT_KINDS)
+            checkpoint = (
+                newest
+                if newest is None or newest.kind == ek.CHECKPOINT
+                else self.store.last_event(job_id, (ek.CHECKPOINT,))
+            )
+        return job_progress(record, newest, checkpoint)
 
     def jobs(
         self,

@@ -182,6 +182,12 @@ class Store(ABC):
         a durable store and after refused writes."""
 
     @abstractmethod
+    def last_event(self, job_id: str, kinds: Collection[str]) -> Event | None:
+        """The job's newest event (highest seq) of one of `kinds`, or None: none of those kinds,
+        an unknown job, or no kinds at all. One indexed lookup, however long the job's log is
+        (a `GetJob` asks for it on every read)."""
+
+    @abstractmethod
     def last_event_seq(self) -> int:
         """The highest event seq ever written (0 for a new store)."""
 

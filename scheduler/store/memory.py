@@ -279,6 +279,14 @@ class MemoryStore(Store):
             found = itertools.islice(later, limit)
         return [event.read() for event in found]
 
+    def last_event(self, job_id: str, kinds: Collection[str]) -> Event | None:
+        self._open()
+        wanted = frozenset(kinds)
+        for index in reversed(self._events_of.get(job_id, [])):
+            if self._events[index].kind in wanted:
+                return self._events[index].read()
+        return None
+
     def last_event_seq(self) -> int:
         self._open()
         return self._last_event_seq()

@@ -479,6 +479,20 @@ class SqliteStore(Store):
                 )
             return [self._event(row) for row in rows]
 
+    def last_event(self, job_id: str, kinds: Collection[str]) -> Event | None:
+        wanted = sorted(set(kinds))
+        if not wanted:
+            return None
+        db = self._db()
+        with self._errors("read a job's last event"):
+            # Walks events_by_job (job_id, seq) backwards from the job's newest event.
+            row = db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE job_id = ?"
+                f" AND kind IN ({_marks(len(wanted))}) ORDER BY seq DESC LIMIT 1",
+                (job_id, *wanted),
+            ).fetchone()
+            return None if row is None else self._event(row)
+
     def last_event_seq(self) -> int:
         with self._errors("read the last event seq"):
             return self._last_event_seq(self._db())

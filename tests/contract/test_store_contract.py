@@ -393,6 +393,60 @@ def test_a_refused_write_takes_no_event_number_that_is_later_reused(store: Store
     assert new[0].seq > last
 
 
+def test_last_event_is_the_jobs_newest_of_the_kinds_asked(store: Store) -> None:
+    submitted(store, "j1", "j2")
+    store.commit(commit(T0 + 1, events=(NewEvent("progress", "j1", "t1", {"bp": 1}),)))
+    store.commit(commit(T0 + 2, events=(NewEvent("checkpoint", "j1", "t1", {"bp": 2}),)))
+    store.commit(
+        commit(
+            T0 + 3,
+            events=(
+                NewEvent("progress", "j1", "t1", {"bp": 3}),  # newest of its kinds for j1
+                NewEvent("progress", "j2", "t1", {"bp": 99}),  # another job's
+                NewEvent("progress", None, None, {"bp": 98}),  # about no job
+                NewEvent("started", "j1", "t1", {"attempt": 2}),  # newer, another kind
+            ),
+        )
+    )
+
+    newest = store.last_event("j1", ("progress", "checkpoint"))
+    assert newest is not None
+    assert (newest.kind, newest.job_id, newest.at, newest.data) == (
+        "progress",
+        "j1",
+        T0 + 3,
+        {"bp": 3},
+    )
+    assert newest == store.events(job_id="j1")[-2]  # the same event `events` reads
+    checkpoint = store.last_event("j1", {"checkpoint"})
+    assert checkpoint is not None and (checkpoint.at, checkpoint.data) == (T0 + 2, {"bp": 2})
+    other = store.last_event("j2", ["progress"])
+    assert other is not None and other.data == {"bp": 99}
+    assert store.last_event("j2", ("checkpoint",)) is None
+    assert store.last_event("nobody", ("progress",)) is None
+    assert store.last_event("j1", ()) is None
+    submitted_event = store.last_event("j1", (SUBMITTED,))
+    assert submitted_event is not None and submitted_event.seq == store.events()[0].seq
+
+
+def test_last_event_sees_a_later_commit_and_ignores_a_refused_one(store: Store) -> None:
+    submitted(store, "j1")
+    store.commit(commit(T0 + 1, events=(NewEvent("progress", "j1", "t1", {"bp": 1}),)))
+    with pytest.raises(UnknownJob):
+        store.commit(
+            commit(
+                T0 + 2,
+                events=(NewEvent("progress", "j1", "t1", {"bp": 2}), NewEvent("x", "ghost")),
+            )
+        )
+    kept = store.last_event("j1", ("progress",))
+    assert kept is not None and kept.data == {"bp": 1}
+
+    seq = store.commit(commit(T0 + 3, events=(NewEvent("progress", "j1", "t1", {"bp": 3}),)))
+    newest = store.last_event("j1", ("progress",))
+    assert newest is not None and (newest.seq, newest.data) == (seq, {"bp": 3})
+
+
 def test_limits_below_one_are_refused(store: Store) -> None:
     with pytest.raises(InvalidField, match="limit"):
         store.events(limit=0)
@@ -668,6 +722,8 @@ def test_a_closed_store_refuses_every_call(store: Store) -> None:
         store.jobs()
     with pytest.raises(StoreError):
         store.events()
+    with pytest.raises(StoreError):
+        store.last_event("j1", ("progress",))
 
 
 def test_the_audit_trail_filters_by_subject_and_stops_at_a_limit(store: Store) -> None:

@@ -73,7 +73,7 @@ class GetJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "tenant", "spec", "state", "attempt", "failures", "placement", "submitted_at", "started_at", "ended_at", "updated_at", "reason_code", "reason", "accepted_models", "priority", "client_key", "cost", "subsidy", "subsidy_by_program", "reserved")
+    __slots__ = ("id", "tenant", "spec", "state", "attempt", "failures", "placement", "submitted_at", "started_at", "ended_at", "updated_at", "reason_code", "reason", "accepted_models", "priority", "client_key", "cost", "subsidy", "subsidy_by_program", "reserved", "progress_bp", "checkpoint_bp", "progress_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,9 @@ class Job(_message.Message):
     SUBSIDY_FIELD_NUMBER: _ClassVar[int]
     SUBSIDY_BY_PROGRAM_FIELD_NUMBER: _ClassVar[int]
     RESERVED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_BP_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_BP_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     spec: JobSpec
@@ -114,7 +117,10 @@ class Job(_message.Message):
     subsidy: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
     subsidy_by_program: _containers.RepeatedCompositeFieldContainer[ProgramPayment]
     reserved: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., attempt: _Optional[int] = ..., failures: _Optional[int] = ..., placement: _Optional[_Union[_common_pb2.Placement, _Mapping]] = ..., submitted_at: _Optional[int] = ..., started_at: _Optional[int] = ..., ended_at: _Optional[int] = ..., updated_at: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., accepted_models: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., client_key: _Optional[str] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy_by_program: _Optional[_Iterable[_Union[ProgramPayment, _Mapping]]] = ..., reserved: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ...) -> None: ...
+    progress_bp: int
+    checkpoint_bp: int
+    progress_at: int
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., attempt: _Optional[int] = ..., failures: _Optional[int] = ..., placement: _Optional[_Union[_common_pb2.Placement, _Mapping]] = ..., submitted_at: _Optional[int] = ..., started_at: _Optional[int] = ..., ended_at: _Optional[int] = ..., updated_at: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., accepted_models: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., client_key: _Optional[str] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., subsidy_by_program: _Optional[_Iterable[_Union[ProgramPayment, _Mapping]]] = ..., reserved: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., progress_bp: _Optional[int] = ..., checkpoint_bp: _Optional[int] = ..., progress_at: _Optional[int] = ...) -> None: ...
 
 class ProgramPayment(_message.Message):
     __slots__ = ("program", "amount")
