@@ -330,6 +330,7 @@ _WIRE_FIELDS = {
     "gang.per_worker": "spec.per_worker",
     "job.walltime_s": "spec.walltime_s",
     "job.checkpoint_interval_s": "spec.checkpoint_interval_s",
+    "job.entrypoint": "spec.entrypoint",
     "job.models": "spec.models",
     "tenant": "tenant",
     "client_key": "client_key",

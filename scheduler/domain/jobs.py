@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
+
+MAX_ENTRYPOINT = 200
+_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
 
 
 class JobState(enum.StrEnum):
@@ -81,6 +85,14 @@ class Job:
             raise InvalidField("job.walltime_s", "must be a positive number of seconds")
         if self.checkpoint_interval_s < 0:
             raise InvalidField("job.checkpoint_interval_s", "must not be negative")
+        if self.entrypoint and (
+            len(self.entrypoint) > MAX_ENTRYPOINT or not _ENTRYPOINT.fullmatch(self.entrypoint)
+        ):
+            raise InvalidField(
+                "job.entrypoint",
+                f"must be module:function (a Python module path and a function in it, at most "
+                f"{MAX_ENTRYPOINT} characters), e.g. scheduler.workloads.sample:train",
+            )
 
 
 @dataclass(frozen=True, slots=True)

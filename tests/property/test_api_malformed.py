@@ -256,6 +256,15 @@ WHO = st.sampled_from(["t1", "t1", "t1", "operator", "operator", "operator", "t2
 SEEN_AS = st.sampled_from(["t1", "t1", "operator", "operator", "t2", *ANONYMOUS])
 
 
+# module:function, at most 200 characters (the documented form); ENTRYPOINTS only good ones.
+ENTRYPOINT = re.compile(r"(?=.{1,200}\Z)[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+ENTRYPOINTS = st.one_of(
+    st.just(""),
+    st.sampled_from(["scheduler.workloads.sample:train", "a:b"]),
+    st.from_regex(r"\A[a-z_][a-z0-9_]{0,6}(\.[a-z_][a-z0-9_]{0,6}){0,2}:[a-z_][a-z0-9_]{0,6}\Z"),
+)
+
+
 def int32(low: int = INT32[0], high: int = INT32[1]) -> st.SearchStrategy[int]:
     return st.one_of(st.integers(low, high), st.sampled_from([low, high]))
 
@@ -339,7 +348,7 @@ def submissions(draw: st.DrawFn, who: str, faults: bool = True) -> pb.SubmitJobR
                 faults,
             )
         ),
-        entrypoint=draw(ODD_TEXT),  # free-form: any string is a good one
+        entrypoint=draw(either(ENTRYPOINTS, ODD_TEXT, faults)),
         # The harness's pool runs no subsidy program: any program named is unknown.
         programs=draw(either(st.just([]), st.lists(ODD_TEXT, min_size=1, max_size=3), faults)),
     )
@@ -395,6 +404,8 @@ def submission_faults(one: pb.SubmitJobRequest, who: str, prefix: str = "") -> E
             faults.add((IA, f"spec.{name}"))
     if spec.checkpoint_interval_s < 0:
         faults.add((IA, "spec.checkpoint_interval_s"))
+    if spec.entrypoint and not ENTRYPOINT.fullmatch(spec.entrypoint):
+        faults.add((IA, "spec.entrypoint"))
     faults.update((IA, f"spec.programs[{j}]") for j in range(len(spec.programs)))
     return frozenset((code, prefix + path) for code, path in faults)
 

@@ -104,7 +104,38 @@ BAD = [
         "job.checkpoint_interval_s",
         "negative",
     ),
+    (
+        "entrypoint a command",
+        {"entrypoint": "python train.py"},
+        InvalidField,
+        "job.entrypoint",
+        "module:function",
+    ),
+    (
+        "entrypoint without function",
+        {"entrypoint": "pkg.train"},
+        InvalidField,
+        "job.entrypoint",
+        "module:function",
+    ),
+    (
+        "entrypoint too long",
+        {"entrypoint": "m" * 200 + ":f"},
+        InvalidField,
+        "job.entrypoint",
+        "at most 200",
+    ),
 ]
+
+
+@pytest.mark.parametrize(
+    "entrypoint", ["", "scheduler.workloads.sample:train", "a:b", "_p.q_1:run"]
+)
+def test_an_entrypoint_names_a_module_and_a_function_or_nothing(entrypoint: str) -> None:
+    assert (
+        to_job(replace(REQUEST, entrypoint=entrypoint), POOL, "j1", seq=1, now=0).entrypoint
+        == entrypoint
+    )
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,12 @@ jobs = st.builds(
     preemptible=st.booleans(),
     checkpoint_interval_s=natural,
     approvals=st.lists(names, max_size=3).map(tuple),
-    entrypoint=st.text(max_size=40),
+    entrypoint=st.one_of(
+        st.just(""),
+        st.from_regex(
+            r"\A[a-z_][a-z0-9_]{0,8}(\.[a-z_][a-z0-9_]{0,8}){0,2}:[a-z_][a-z0-9_]{0,8}\Z"
+        ),
+    ),
     programs=st.lists(names, max_size=3).map(tuple),
     client_key=st.none() | names,
     min_tflops_fp16=st.none() | any_int,
@@ -201,7 +206,7 @@ def test_a_name_holding_a_sentinel_does_not_confuse_the_spec_text() -> None:
     job = a_job("job-1").build()
     for name in ("client_key", "id", "seq"):
         tricky = dataclasses.replace(
-            job, entrypoint=f"\x00{name}\x00", approvals=(f"\x00{name}\x00",)
+            job, priority_class=f"\x00{name}\x00", approvals=(f"\x00{name}\x00",)
         )
         assert job_spec_text(tricky) == dumps(encode_job(tricky))
         assert decode_job(json.loads(job_spec_text(tricky))) == tricky
