@@ -77,7 +77,7 @@ def test_a_submitted_job_reads_back_exactly_queued_before_its_first_attempt(stor
     job = replace(
         a_job("j1").gang(4, H800, 8).tenant("pcl").programs("sz", "gd").approvals("ap1").build(),
         checkpoint_interval_s=600,
-        entrypoint="python train.py --lr 3e-4",
+        entrypoint="pcl.llm.pretrain:main",
         min_tflops_fp16=900,
     )
     assert store.submit([job], T0) == [SubmitOutcome("j1", True)]

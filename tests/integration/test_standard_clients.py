@@ -113,7 +113,7 @@ def job_json(key: str = "from-json", **change: Any) -> dict[str, Any]:
         "priorityClass": "low",  # the only class t2 may use
         "preemptible": False,
         "checkpointIntervalS": "600",
-        "entrypoint": "torchrun train.py",
+        "entrypoint": "scheduler.workloads.sample:train",
     }
     spec.update(change)
     return {"clientKey": key, "spec": spec}
@@ -129,7 +129,7 @@ def assert_submitted_as_given(api: Served, job_id: str, tenant: str, key: str) -
     assert (spec.walltime_s, spec.checkpoint_interval_s) == (3600, 600)
     assert (spec.data_origin, spec.priority_class) == (common_pb2.JURISDICTION_MAINLAND, "low")
     assert spec.HasField("preemptible") and spec.preemptible is False
-    assert spec.entrypoint == "torchrun train.py"
+    assert spec.entrypoint == "scheduler.workloads.sample:train"
 
 
 def no_jobs(api: Served) -> bool:
