@@ -1,16 +1,18 @@
 """The executor contract: every test runs unchanged against each executor.
 
-Today that is the fake. The Ray executor joins the `rig` fixture's params in its own issue and
-must pass all of it: the rig hides how time passes (a manual clock here, real seconds there)."""
+The fake and the Ray executor (on the test session's Ray, tests/ray_session.py): the rig hides
+how time passes (a manual clock for the fake, real seconds for Ray)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from scheduler.domain.clock import Clock, ManualClock
+from scheduler.domain.clock import Clock, ManualClock, SystemClock
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Job, Placement
@@ -54,11 +56,31 @@ def _ended(events: list[ExecutorEvent]) -> set[str]:
     return {e.job_id for e in events if e.terminal}
 
 
-@pytest.fixture(params=["fake"])
-def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
-    clock = ManualClock(T0)
-    executor = FakeExecutor(clock, lambda job: 20)
-    yield Rig(executor, clock, clock.advance, 20)
+RAY_RUN_S = 4
+"""tests.ray_workloads:steady runs 2 s; the rest is room for the actors to start on a busy
+2-core machine (the suite gives a job 3 * run_s polls of 1 s to run out)."""
+
+
+@pytest.fixture(params=["fake", "ray"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    if request.param == "fake":
+        manual = ManualClock(T0)
+        fake = FakeExecutor(manual, lambda job: 20)
+        yield Rig(fake, manual, manual.advance, 20)
+        fake.close()
+        return
+    request.getfixturevalue("ray_session")
+    from scheduler.executor.ray import RayExecutor
+
+    clock = SystemClock()
+    executor = RayExecutor(
+        clock, tmp_path, entrypoint_for=lambda job: "tests.ray_workloads:steady", attach=False
+    )
+    yield Rig(executor, clock, time.sleep, RAY_RUN_S)
+    # Attempts outlive their executor (detached actors): stop what the test left running so
+    # the next test starts on a clean cluster.
+    for job_id, attempt in executor.attempts().items():
+        executor.stop(job_id, attempt, StopReason.SHUTDOWN)
     executor.close()
 
 

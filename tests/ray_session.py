@@ -1,0 +1,68 @@
+"""One Ray cluster per test process, started on first use and shut down at the session's end.
+
+pytest-xdist runs each worker in its own process, so with `-n 2` two small clusters run side by
+side (each on its own free ports, loopback only). The head declares generous amounts of the
+pool nodes the contract suite places on; tests that need distinct Ray nodes add worker nodes
+(`add_pool_node`). Light on purpose: 2 CPUs, 100 MiB object store, no dashboard.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+CONTRACT_NODES = ("sz-001", "sz-002", "sz-003", "sz-004")
+_OBJECT_STORE = 100 * 1024 * 1024
+_WORKER_OBJECT_STORE = 80 * 1024 * 1024
+
+
+@dataclass
+class RaySession:
+    cluster: Any
+    """A `ray.cluster_utils.Cluster`."""
+
+    def add_pool_node(self, node_id: str, accelerators: int = 8) -> Any:
+        """A Ray node of its own that is pool node `node_id`; returns Ray's node object."""
+        from scheduler.executor.ray_cluster import node_resource
+
+        return self.cluster.add_node(
+            num_cpus=1,
+            object_store_memory=_WORKER_OBJECT_STORE,
+            resources={node_resource(node_id): accelerators},
+        )
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[RaySession]:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    try:
+        import ray
+        from ray.cluster_utils import Cluster
+
+        from scheduler.executor.ray_cluster import NAMESPACE, loopback_only, node_resource
+    except ImportError as missing:
+        pytest.fail(
+            f"these tests need Ray, a runtime dependency: {missing}. "
+            "Install the project (pip install -e '.[dev]').",
+            pytrace=False,
+        )
+    loopback_only()  # before the cluster starts
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "object_store_memory": _OBJECT_STORE,
+            "include_dashboard": False,
+            "resources": {node_resource(n): 1000 for n in CONTRACT_NODES},
+        },
+    )
+    try:
+        ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
+        yield RaySession(cluster)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
