@@ -49,9 +49,10 @@ there exactly once: a job row with that client key and the acknowledged id, and 
 one per key; the command prints `lost: N` (on stderr with `--json`) and exits 1 when either is
 non-zero or any call failed.
 
-`--profile-server FILE` runs the submit and batch arms' servers under `py-spy record --format raw --gil
---nonblocking --threads --rate 100` (folded stacks of whichever thread holds the GIL, by thread),
-one file per arm and round (`FILE-round1.txt`, `FILE-batch-round1.txt`, ...). It slows the server; its figures are not the run's.
+`--profile-server FILE` runs the submit and batch arms' servers under `py-spy record --format raw
+--gil --nonblocking --threads --rate 100` (folded stacks of whichever thread holds the GIL, by
+thread), one file per arm and round (`FILE-round1.txt`, `FILE-batch-round1.txt`, ...). It slows
+the server; its figures are not the run's.
 """
 
 from __future__ import annotations

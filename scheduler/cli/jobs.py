@@ -70,6 +70,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     submit.add_argument(
         "--not-preemptible", action="store_true", help="higher-priority work may not stop it"
     )
+    submit.add_argument(
+        "--entrypoint",
+        default="",
+        metavar="MODULE:FUNCTION",
+        help="what every rank runs (default: the server's, the sample training workload)",
+    )
+    submit.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        default=0,
+        metavar="S",
+        help="how often the job checkpoints, in seconds (0: it does not; preemption prefers "
+        "jobs that do)",
+    )
     submit.add_argument("--json", action="store_true", help="print one JSON object")
     add_connection(submit)
     submit.set_defaults(handler=_submit)
@@ -128,6 +142,8 @@ def _submit(args: argparse.Namespace) -> int:
         min_tflops_fp16=args.min_tflops,
         priority_class=args.priority,
         preemptible=not args.not_preemptible,
+        checkpoint_interval_s=args.checkpoint_interval,
+        entrypoint=args.entrypoint,
         programs=tuple(args.programs),
     )
     with connected(args) as client:

@@ -15,11 +15,13 @@ from rich.console import Console
 from scheduler.cli.admin_views import show_pool
 from scheduler.cli.capacity_view import render_capacity
 from scheduler.cli.errors import CommandError
+from scheduler.cli.kuberay import DEFAULT_IMAGE, kuberay_manifest
 from scheduler.cli.paths import SAMPLE_POOL, default_pool_path
 from scheduler.cli.remote import add_remote_switch, wants_server
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.domain.capacity import capacity_report
+from scheduler.domain.errors import InvalidField
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +62,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     generate.set_defaults(handler=_generate)
 
+    kuberay = actions.add_parser(
+        "kuberay",
+        help="the KubeRay RayCluster of a pool (YAML on stdout)",
+        description="Print the KubeRay RayCluster manifest in which every pool node is a Ray "
+        "worker group declaring gba_node:<id> (see deploy/k8s/README.md).",
+    )
+    kuberay.add_argument(
+        "--config", type=Path, metavar="FILE", help=f"pool TOML (default: {SAMPLE_POOL})"
+    )
+    kuberay.add_argument("--name", default="gba", help="the RayCluster's name (default: gba)")
+    kuberay.add_argument("--namespace", default="gba", help="its namespace (default: gba)")
+    kuberay.add_argument("--image", default=DEFAULT_IMAGE, help=f"default: {DEFAULT_IMAGE}")
+    kuberay.add_argument(
+        "--cpus-per-node", type=int, default=8, metavar="N", help="each worker's CPUs (default: 8)"
+    )
+    kuberay.set_defaults(handler=_kuberay)
+
 
 def _show(args: argparse.Namespace) -> int:
     if wants_server(args):
@@ -69,6 +88,22 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         render_capacity(report, Console(file=sys.stdout))
+    return 0
+
+
+def _kuberay(args: argparse.Namespace) -> int:
+    if args.cpus_per_node < 1:
+        raise InvalidField("--cpus-per-node", "must be at least 1")
+    pool = load_pool(args.config or default_pool_path())
+    sys.stdout.write(
+        kuberay_manifest(
+            pool,
+            name=args.name,
+            namespace=args.namespace,
+            image=args.image,
+            cpus_per_node=args.cpus_per_node,
+        )
+    )
     return 0
 
 

@@ -1,9 +1,10 @@
 """`gbasched serve`: the coordinator on SQLite with the gRPC API, until SIGTERM or Ctrl-C.
 
 With no flags it runs the sample GBA pool and programs from `deploy/`, a `gbasched.db` SQLite
-file in the current directory and the fake executor (attempts "run" for `--fake-runtime-s`
-seconds by the wall clock; the Ray executor comes in its own issue). A restart on the same
-database recovers every acknowledged job.
+file in the current directory and the Ray executor on a local Ray it starts on loopback (or the
+Ray cluster at `RAY_ADDRESS`); `--executor fake` runs nothing (attempts "run" for
+`--fake-runtime-s` seconds by the wall clock). A restart on the same database recovers every
+acknowledged job.
 
 Every Scheduler call must carry a bearer token of the `--tokens` file (by default the public
 demo tokens of `deploy/auth/demo-tokens.toml`, with a warning). A bearer token must not cross a
@@ -41,9 +42,11 @@ from scheduler.cli.paths import (
 from scheduler.cli.tls import read_certificate, read_private_key
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
-from scheduler.domain.clock import SystemClock
+from scheduler.domain.clock import Clock, SystemClock
 from scheduler.domain.errors import InvalidField
-from scheduler.domain.jobs import Job
+from scheduler.domain.jobs import Job, check_entrypoint
+from scheduler.domain.pool import Pool
+from scheduler.executor.base import Executor
 from scheduler.executor.fake import FakeExecutor
 from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
 from scheduler.policy.registry import DEFAULT_PLACEMENT, DEFAULT_QUEUE, resolve_policy
@@ -52,6 +55,7 @@ from scheduler.service.settings import CoordinatorSettings
 from scheduler.store.sqlite import SqliteStore
 
 log = logging.getLogger("gbasched.serve")
+DEFAULT_ENTRYPOINT = "scheduler.workloads.sample:train"
 FAILED_STATUS = 1
 USAGE_STATUS = 2
 
@@ -92,12 +96,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--executor",
-        choices=("fake",),
-        default="fake",
-        help="where admitted jobs run: `fake` (attempts run --fake-runtime-s by the wall clock)",
+        choices=("ray", "fake"),
+        default="ray",
+        help="where admitted jobs run: `ray` (gangs on Ray workers: a local Ray started here, "
+        "or the cluster at RAY_ADDRESS; default) or `fake` (nothing runs: attempts last "
+        "--fake-runtime-s by the wall clock)",
     )
     parser.add_argument(
         "--fake-runtime-s", type=int, default=60, help="how long a fake attempt runs (seconds)"
+    )
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="Ray: the jobs' checkpoint directories go here, one per job (default: DB-checkpoints "
+        "beside --db; on a cluster, a path every Ray node mounts)",
+    )
+    parser.add_argument(
+        "--default-entrypoint",
+        default=DEFAULT_ENTRYPOINT,
+        metavar="MODULE:FUNCTION",
+        help=f"Ray: what runs a job that names no entrypoint (default: {DEFAULT_ENTRYPOINT})",
+    )
+    parser.add_argument(
+        "--ray-cpus",
+        type=int,
+        default=2,
+        metavar="N",
+        help="CPUs of the local Ray this command starts when RAY_ADDRESS is unset (default: 2)",
     )
     parser.add_argument("--policy", default=None, help="QUEUE:PLACEMENT (default: the pool's)")
     parser.add_argument("--max-retries", type=int, default=3)
@@ -226,12 +253,7 @@ def run(args: argparse.Namespace) -> int:
     settings = serve_settings(args.max_retries, args.tick_interval)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     clock = SystemClock()
-    runtime_s: int = args.fake_runtime_s
-
-    def runtime(job: Job) -> int:
-        return min(job.walltime_s, runtime_s)
-
-    with SqliteStore(args.db) as store, FakeExecutor(clock, runtime) as executor:
+    with SqliteStore(args.db) as store, _executor(args, pool, clock) as executor:
         coordinator = Coordinator.open(
             store, executor, pool, policy, clock, programs=programs, settings=settings
         )
@@ -256,6 +278,45 @@ def run(args: argparse.Namespace) -> int:
             if metrics is not None:
                 metrics.stop()
             coordinator.close()
+
+
+def _executor(args: argparse.Namespace, pool: Pool, clock: Clock) -> Executor:
+    """The executor `--executor` names; for Ray, after connecting this process to Ray (starting
+    a local one on loopback, declaring every pool node, unless RAY_ADDRESS names a cluster)."""
+    if args.executor == "fake":
+        runtime_s: int = args.fake_runtime_s
+
+        def runtime(job: Job) -> int:
+            return min(job.walltime_s, runtime_s)
+
+        return FakeExecutor(clock, runtime)
+    # Ray is imported only here: it takes a second or two, which the other commands need not pay.
+    from scheduler.executor.ray import RayExecutor
+    from scheduler.executor.ray_cluster import RayUnavailable, connect
+
+    default = args.default_entrypoint
+    check_entrypoint(default, "--default-entrypoint")
+    if args.ray_cpus < 1:
+        raise InvalidField("--ray-cpus", "must be at least 1")
+    checkpoints: Path = args.checkpoints or args.db.with_name(f"{args.db.name}-checkpoints")
+    try:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot make {checkpoints}: {exc.strerror or exc}", USAGE_STATUS
+        ) from None
+    print("gbasched: connecting to Ray ...", file=sys.stderr, flush=True)
+    try:
+        started = connect(
+            {node.id: node.accelerators for node in pool.nodes.values()}, num_cpus=args.ray_cpus
+        )
+    except RayUnavailable as exc:
+        raise CommandError(f"Ray: {exc}", FAILED_STATUS) from None
+    where = "a local Ray on 127.0.0.1" if started else "the Ray cluster at RAY_ADDRESS"
+    print(
+        f"gbasched: jobs run on {where}; checkpoints in {checkpoints}", file=sys.stderr, flush=True
+    )
+    return RayExecutor(clock, checkpoints, entrypoint_for=lambda job: job.entrypoint or default)
 
 
 def _metrics(coordinator: Coordinator, host: str, port: int) -> MetricsServer:

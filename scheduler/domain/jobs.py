@@ -13,6 +13,16 @@ MAX_ENTRYPOINT = 200
 _ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
 
 
+def check_entrypoint(entrypoint: str, field: str) -> None:
+    """An entrypoint is `module:function`: a Python module path and a function in it."""
+    if len(entrypoint) > MAX_ENTRYPOINT or not _ENTRYPOINT.fullmatch(entrypoint):
+        raise InvalidField(
+            field,
+            f"must be module:function (a Python module path and a function in it, at most "
+            f"{MAX_ENTRYPOINT} characters), e.g. scheduler.workloads.sample:train",
+        )
+
+
 class JobState(enum.StrEnum):
     QUEUED = "queued"
     ADMITTED = "admitted"
@@ -85,14 +95,8 @@ class Job:
             raise InvalidField("job.walltime_s", "must be a positive number of seconds")
         if self.checkpoint_interval_s < 0:
             raise InvalidField("job.checkpoint_interval_s", "must not be negative")
-        if self.entrypoint and (
-            len(self.entrypoint) > MAX_ENTRYPOINT or not _ENTRYPOINT.fullmatch(self.entrypoint)
-        ):
-            raise InvalidField(
-                "job.entrypoint",
-                f"must be module:function (a Python module path and a function in it, at most "
-                f"{MAX_ENTRYPOINT} characters), e.g. scheduler.workloads.sample:train",
-            )
+        if self.entrypoint:
+            check_entrypoint(self.entrypoint, "job.entrypoint")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from tests.builders import ASCEND
 from tests.service_builders import World
 
 WAIT_S = 10
-SERVE = [sys.executable, "-m", "scheduler.cli", "serve"]
+SERVE = [sys.executable, "-m", "scheduler.cli", "serve", "--executor", "fake"]
 MAINLAND = "JURISDICTION_MAINLAND"
 
 

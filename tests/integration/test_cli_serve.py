@@ -20,7 +20,7 @@ from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.api.v1 import scheduler_pb2_grpc
 from tests.api_builders import READY_TIMEOUT_S, demo_token, free_port
 
-SERVE = [sys.executable, "-m", "scheduler.cli", "serve"]
+SERVE = [sys.executable, "-m", "scheduler.cli", "serve", "--executor", "fake"]
 
 
 def run_serve(*args: str) -> subprocess.CompletedProcess[str]:

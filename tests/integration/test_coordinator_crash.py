@@ -68,6 +68,8 @@ class Coordinator:
                     "-m",
                     "scheduler.cli",
                     "serve",
+                    "--executor",
+                    "fake",
                     "--db",
                     str(self.db),
                     "--port",

@@ -84,6 +84,8 @@ def test_serve_serves_metrics_on_the_port_it_is_given(tmp_path: Path) -> None:
             "-m",
             "scheduler.cli",
             "serve",
+            "--executor",
+            "fake",
             "--db",
             str(tmp_path / "pool.db"),
             "--port",

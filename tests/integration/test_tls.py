@@ -43,7 +43,7 @@ from tests.builders import ASCEND, a_pool, a_tenant
 from tests.service_builders import World
 
 SPEC = JobSpec(workers=1, per_worker=8, walltime_s=3600, models=(ASCEND,))
-SERVE = [sys.executable, "-m", "scheduler.cli", "serve"]
+SERVE = [sys.executable, "-m", "scheduler.cli", "serve", "--executor", "fake"]
 
 
 def self_signed(name: str = "localhost") -> TlsFiles:
