@@ -33,3 +33,9 @@ def fail_on_rank_1(ctx: WorkerContext) -> None:
     if ctx.rank == 1:
         raise RuntimeError("the loss went NaN on rank 1")
     time.sleep(30)
+
+
+def medium_training(ctx: WorkerContext) -> None:
+    """The sample model: 200 steps, a checkpoint every 10, about 4 s: long enough to be
+    interrupted once it has checkpointed, short enough to be run to its end in a test."""
+    sample.run(ctx, steps=200, checkpoint_every=10, step_sleep_s=0.02)
