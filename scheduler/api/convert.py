@@ -112,6 +112,8 @@ def job_request(message: scheduler_pb2.SubmitJobRequest, field: str, tenant: str
         raise InvalidField(f"{field}spec", "is required")
     spec = message.spec
     origin = _converted.get((Jurisdiction, spec.data_origin))
+    # Bulk submissions go through here once per job: empty repeated fields (most) skip tuple().
+    models, approvals, programs = spec.models, spec.approvals, spec.programs
     return JobRequest(
         tenant=tenant,
         workers=spec.workers,
@@ -122,14 +124,14 @@ def job_request(message: scheduler_pb2.SubmitJobRequest, field: str, tenant: str
             if origin is not None
             else jurisdiction(spec.data_origin, f"{field}spec.data_origin")
         ),
-        models=tuple(spec.models),
+        models=tuple(models) if models else (),
         min_tflops_fp16=spec.min_tflops_fp16 if spec.HasField("min_tflops_fp16") else None,
         priority_class=spec.priority_class,
         preemptible=spec.preemptible if spec.HasField("preemptible") else True,
         checkpoint_interval_s=spec.checkpoint_interval_s,
-        approvals=tuple(spec.approvals),
+        approvals=tuple(approvals) if approvals else (),
         entrypoint=spec.entrypoint,
-        programs=tuple(spec.programs),
+        programs=tuple(programs) if programs else (),
         client_key=message.client_key or None,
     )
 

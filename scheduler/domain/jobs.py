@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField
+from scheduler.domain.frozen import quick_init
 from scheduler.domain.geography import Jurisdiction
 
 MAX_ENTRYPOINT = 200
@@ -41,6 +42,7 @@ class JobState(enum.StrEnum):
 _TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.REJECTED})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Gang:
     """`workers` ranks, each needing `per_worker` accelerators on one node. All or nothing."""
@@ -59,6 +61,7 @@ class Gang:
         return self.workers * self.per_worker
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Job:
     """A submitted job as the scheduler sees it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField, UnknownReference
+from scheduler.domain.frozen import quick_init
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Gang, Job
 from scheduler.domain.pool import Pool
@@ -20,6 +21,7 @@ class PriorityNotAllowed(InvalidField):
     """The tenant may not use the priority class it asked for."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class JobRequest:
     """A submission. Accelerators are named by model (`models`), or by a minimum dense fp16

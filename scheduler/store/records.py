@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from scheduler.domain.frozen import quick_init
 from scheduler.domain.jobs import Job, JobState, Placement
 from scheduler.ledger.book import Posting
 
@@ -29,6 +30,7 @@ APPROVAL_PUT = "approval.put"
 CROSS_BORDER_PLACEMENT = "placement.cross-border"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """A job as stored: what was submitted, and where it stands now.
@@ -95,6 +97,7 @@ class JobRecord:
         return cls(job, JobState.QUEUED, 0, None, None, None, None, None, at, 0)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class JobChange:
     """The full new values of one job's mutable fields (not a diff: absent means None)."""
@@ -153,6 +156,7 @@ class NewAudit:
     details: Mapping[str, object] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
     """`created` is False when the job's (tenant, client key) was already known: `job_id` is
