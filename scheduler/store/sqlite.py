@@ -171,39 +171,53 @@ class SqliteStore(Store):
             self._db()
             return []
         with self._transaction("submit") as db:
-            keys = self._known_keys(
-                db, [(j.tenant, j.client_key) for j in jobs if j.client_key is not None]
-            )
-            taken = self._stored_ids(db, [j.id for j in jobs])
-            outcomes, new = plan_submit(
-                jobs,
-                known_key=lambda tenant, key: keys.get((tenant, key)),
-                exists=taken.__contains__,
-            )
-            # Many rows per statement: one sqlite3_step, during which the GIL is free, instead
-            # of one per row (each a GIL hand-off while the gRPC loop wants it).
-            queued = JobState.QUEUED.value
-            per_insert = min(
-                _ROWS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6
-            )
-            for chunk in _slices(new, per_insert):
-                db.execute(
-                    "INSERT INTO jobs (id, tenant, client_key, spec, state, attempt, updated_at)"
-                    f" VALUES {', '.join([_JOB_ROW] * len(chunk))}",
-                    [
-                        value
-                        for j in chunk
-                        for value in (j.id, j.tenant, j.client_key, job_spec_text(j), queued, at)
-                    ],
+            # Optimistic first: a batch whose ids and client keys are all new (the usual case)
+            # is written without looking them up, since the UNIQUE constraints on jobs.id and
+            # (tenant, client_key) refuse it otherwise; only then is it planned against what is
+            # stored. The lookups cost the single writer as much as a fifth of its time.
+            outcomes, new = plan_submit(jobs, known_key=_no_key, exists=_absent)
+            try:
+                self._insert_new(db, new, at)
+            except sqlite3.IntegrityError:
+                # Not a savepoint: two statements less on the usual path, each a GIL hand-off.
+                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                keys = self._known_keys(
+                    db, [(j.tenant, j.client_key) for j in jobs if j.client_key is not None]
                 )
-                db.execute(
-                    "INSERT INTO events (at, kind, job_id, tenant, data)"
-                    f" VALUES {', '.join([_EVENT_ROW] * len(chunk))}",
-                    [value for j in chunk for value in (at, SUBMITTED, j.id, j.tenant)],
+                taken = self._stored_ids(db, [j.id for j in jobs])
+                outcomes, new = plan_submit(
+                    jobs,
+                    known_key=lambda tenant, key: keys.get((tenant, key)),
+                    exists=taken.__contains__,
                 )
+                self._insert_new(db, new, at)
         for job in new:  # frozen, and what the spec decodes to
             self._remember(job)
         return outcomes
+
+    @staticmethod
+    def _insert_new(db: sqlite3.Connection, new: Sequence[Job], at: int) -> None:
+        """Insert queued jobs and their submitted events."""
+        # Many rows per statement: one sqlite3_step, during which the GIL is free, instead of
+        # one per row (each a GIL hand-off while the gRPC loop wants it).
+        queued = JobState.QUEUED.value
+        per_insert = min(_ROWS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6)
+        for chunk in _slices(new, per_insert):
+            db.execute(
+                "INSERT INTO jobs (id, tenant, client_key, spec, state, attempt, updated_at)"
+                f" VALUES {', '.join([_JOB_ROW] * len(chunk))}",
+                [
+                    value
+                    for j in chunk
+                    for value in (j.id, j.tenant, j.client_key, job_spec_text(j), queued, at)
+                ],
+            )
+            db.execute(
+                "INSERT INTO events (at, kind, job_id, tenant, data)"
+                f" VALUES {', '.join([_EVENT_ROW] * len(chunk))}",
+                [value for j in chunk for value in (at, SUBMITTED, j.id, j.tenant)],
+            )
 
     def job(self, job_id: str) -> JobRecord | None:
         with self._errors("read a job"):
@@ -781,6 +795,14 @@ def _insert_audit(db: sqlite3.Connection, at: int, audit: NewAudit, details: str
         "INSERT INTO audit (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)",
         (at, audit.actor, audit.action, audit.subject, details),
     )
+
+
+def _no_key(tenant: str, key: str) -> str | None:
+    return None
+
+
+def _absent(job_id: str) -> bool:
+    return False
 
 
 def _rollback(db: sqlite3.Connection) -> None:
