@@ -23,7 +23,8 @@ Ray namespace `gba`, both detached. A new `RayExecutor` connected to the same cl
 one the previous executor stamped on rank 0 (so `started_at` survives the restart).
 
 Events. Each call first collects (`_collect`): one `drain` call in flight per rank, gathered with
-`ray.wait` bounded by `collect_wait_s` (default 50 ms), never an unbounded wait; the one call
+`ray.wait` bounded by `collect_wait_s` (default 50 ms; it returns once any rank answered, and a
+`launch` does not wait at all), never an unbounded wait; the one call
 waited for is recording the start time on rank 0, once per attempt (bounded by
 `call_timeout_s`), so a re-attaching executor cannot miss it. `at` is the
 executor's `Clock` reading when it saw the report, so it never decreases across polls; a worker's
@@ -146,7 +147,9 @@ class RayExecutor(Executor):
     # ------------------------------------------------------------------ the port
 
     def launch(self, job: Job, attempt: int, placement: Placement) -> None:
-        self._collect()
+        # Only to know what still runs: a launch never waits for ranks that have not answered
+        # (a tick launching many gangs would wait collect_wait_s for each).
+        self._collect(wait=False)
         check_launch(job, attempt, placement)
         newest = self._launched.get(job.id, 0)
         if attempt == newest:
@@ -239,7 +242,7 @@ class RayExecutor(Executor):
 
     # ------------------------------------------------------------------ collecting
 
-    def _collect(self) -> None:
+    def _collect(self, *, wait: bool = True) -> None:
         if self._closed:
             raise ExecutorClosed("the executor is closed")
         for live in self._live.values():
@@ -249,7 +252,11 @@ class RayExecutor(Executor):
         refs = [ref for live in self._live.values() for ref in live.inflight.values()]
         ready: set[Any] = set()
         if refs:
-            done, _ = ray.wait(refs, num_returns=len(refs), timeout=self._collect_wait_s)
+            # Back as soon as one rank answered (waiting for all would hold every poll for the
+            # full wait while some rank is still starting), then take whatever else is ready.
+            done, _ = ray.wait(refs, num_returns=1, timeout=self._collect_wait_s if wait else 0)
+            if done:
+                done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             ready = set(done)
         for live in list(self._live.values()):
             self._advance(live, ready)
