@@ -8,12 +8,23 @@ import argparse
 import sys
 from typing import NoReturn
 
-from scheduler.cli import admin_views, cycle, jobs, money, policies, pool, serve, token, watch
+from scheduler.cli import (
+    admin_views,
+    cycle,
+    jobs,
+    money,
+    policies,
+    pool,
+    serve,
+    sim,
+    token,
+    watch,
+)
 from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, money, cycle, serve, token, jobs, watch, admin_views)
+COMMANDS = (pool, policies, money, cycle, sim, serve, token, jobs, watch, admin_views)
 USAGE_STATUS = 2
 
 

@@ -1,0 +1,146 @@
+"""What happened to every job and tenant during a replay, kept as it happens so the figures
+(`scheduler.sim.report`) need no second pass: per job its arrival, first start and end; per
+tenant the integrals the fairness index needs; the pool's allocated accelerator-seconds.
+
+Integrals are kept lazily: a tenant's are brought up to date only when something about it
+changes (it gains or loses a waiting job, or accelerators), so the cost is per change, not per
+tenant per tick. `docs/simulator.md` defines the figures.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(enum.StrEnum):
+    WAITING = "waiting"
+    HOLDING = "holding"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class JobTally:
+    tenant: str
+    arrived: int
+    first_start: int | None = None
+    ended: int | None = None
+    outcome: Outcome = Outcome.WAITING
+    accelerators: int = 0  # held now
+    attempts: int = 0
+    preemptions: int = 0
+
+
+@dataclass(slots=True)
+class TenantTally:
+    weight: int
+    waiting: int = 0  # jobs arrived and not holding nor ended
+    held: int = 0  # accelerators held now
+    since: int = 0  # the integrals below are up to date until here
+    backlogged_s: int = 0  # time with at least one waiting job
+    served_backlogged: int = 0  # accelerator-seconds received during that time
+    served: int = 0  # accelerator-seconds received in all
+
+
+class Tally:
+    def __init__(self, weights: dict[str, int]) -> None:
+        self.weights = weights
+        self.jobs: dict[str, JobTally] = {}
+        self.tenants: dict[str, TenantTally] = {}
+        self.allocated = 0  # accelerator-seconds, all tenants, up to `_since`
+        self._held = 0
+        self._since = 0
+        self.first_arrival: int | None = None
+        self.last_end: int | None = None
+        self.preemptions = 0
+
+    # ------------------------------------------------------------------ changes
+
+    def arrive(self, job_id: str, tenant: str, at: int) -> None:
+        self.jobs[job_id] = JobTally(tenant, at)
+        if self.first_arrival is None:
+            self.first_arrival = self._since = at
+        t = self._tenant(tenant, at)
+        t.waiting += 1
+
+    def admit(self, job_id: str, accelerators: int, at: int) -> None:
+        job = self.jobs[job_id]
+        if job.first_start is None:
+            job.first_start = at
+        job.attempts += 1
+        t = self._tenant(job.tenant, at)
+        if job.outcome is Outcome.WAITING:
+            t.waiting -= 1
+        self._pool(at)
+        job.outcome = Outcome.HOLDING
+        job.accelerators = accelerators
+        t.held += accelerators
+        self._held += accelerators
+
+    def release(self, job_id: str, at: int, preempted: bool = False) -> None:
+        """The job's attempt gave its accelerators back; it waits again."""
+        job = self.jobs[job_id]
+        if preempted:
+            job.preemptions += 1
+            self.preemptions += 1
+        if job.outcome is not Outcome.HOLDING:
+            return
+        t = self._tenant(job.tenant, at)
+        self._free(job, t, at)
+        job.outcome = Outcome.WAITING
+        t.waiting += 1
+
+    def end(self, job_id: str, at: int, outcome: Outcome) -> None:
+        job = self.jobs[job_id]
+        t = self._tenant(job.tenant, at)
+        if job.outcome is Outcome.HOLDING:
+            self._free(job, t, at)
+        elif job.outcome is Outcome.WAITING:
+            t.waiting -= 1
+        job.outcome = outcome
+        job.ended = at
+        self.last_end = at if self.last_end is None else max(self.last_end, at)
+
+    def close(self, at: int) -> None:
+        """Bring every integral up to `at` (the end of the replay)."""
+        self._pool(at)
+        for tenant in self.tenants:
+            self._tenant(tenant, at)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def waiting(self) -> int:
+        return sum(t.waiting for t in self.tenants.values())
+
+    @property
+    def holding(self) -> int:
+        return self._held
+
+    # ------------------------------------------------------------------ inside
+
+    def _free(self, job: JobTally, t: TenantTally, at: int) -> None:
+        self._pool(at)
+        t.held -= job.accelerators
+        self._held -= job.accelerators
+        job.accelerators = 0
+
+    def _pool(self, at: int) -> None:
+        self.allocated += self._held * (at - self._since)
+        self._since = at
+
+    def _tenant(self, tenant: str, at: int) -> TenantTally:
+        t = self.tenants.get(tenant)
+        if t is None:
+            t = self.tenants[tenant] = TenantTally(self.weights.get(tenant, 1), since=at)
+            return t
+        span = at - t.since
+        if span:
+            t.served += t.held * span
+            if t.waiting:
+                t.backlogged_s += span
+                t.served_backlogged += t.held * span
+            t.since = at
+        return t

@@ -1,0 +1,1 @@
+"""Golden replays: recorded figures of small trace slices (see cases.py)."""
