@@ -14,6 +14,7 @@ from scheduler.domain.pool import Pool
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import FlavorQuota, PriorityClass, Tenant, TenantFlag
 from scheduler.ledger.programs import YEAR_S, Program, Rates
+from scheduler.policy.service import Past, ServiceHistory
 
 H800 = "nvidia-h800"
 H20 = "nvidia-h20"
@@ -291,6 +292,36 @@ class JobBuilder:
 
 def a_job(job_id: str) -> JobBuilder:
     return JobBuilder(job_id)
+
+
+@dataclass
+class HistoryBuilder:
+    """What jobs have run: `a_history().attained("j", 3600).finished("t1", 8, 600, 900)`."""
+
+    _service: ServiceHistory = field(default_factory=ServiceHistory)
+    _done: int = 0
+
+    def attained(self, job_id: str, accelerator_s: int, *, ended_at: int = 0) -> HistoryBuilder:
+        """Job `job_id` (queued or running) had attempts end holding `accelerator_s`, the last
+        at `ended_at`."""
+        self._service.past[job_id] = Past(accelerator_s, ended_at)
+        return self
+
+    def finished(self, tenant: str, accelerators: int, *runtimes_s: int) -> HistoryBuilder:
+        """The tenant finished jobs of `accelerators` that ran these many seconds, in order."""
+        for seconds in runtimes_s:
+            self._done += 1
+            job_id = f"done-{self._done}"
+            self._service.attempt_ended(job_id, accelerators, 0, seconds)
+            self._service.job_ended(job_id, tenant, accelerators, finished=True)
+        return self
+
+    def build(self) -> ServiceHistory:
+        return self._service.copy()
+
+
+def a_history() -> HistoryBuilder:
+    return HistoryBuilder()
 
 
 # 2026-01-01T00:00:00+08:00 and a year later: the window a built program is valid in by default.

@@ -18,6 +18,7 @@ from scheduler.engine.invariants import violations
 from scheduler.engine.snapshot import Snapshot
 from scheduler.ledger.budgets import Budgets
 from scheduler.policy.registry import resolve_policy
+from scheduler.policy.service import ServiceHistory
 
 DEFAULT_POLICY = "priority-fairshare:binpack"
 ADMITTED = "admitted"  # in an expectation: admitted anywhere
@@ -32,10 +33,14 @@ def decide(
     now: int = 0,
     usage: Mapping[str, int] | None = None,
     budgets: Budgets | None = None,
+    service: ServiceHistory | None = None,
 ) -> CycleResult:
-    snapshot = Snapshot.build(pool, running=running, pending=pending, usage=usage, budgets=budgets)
-    result = run_cycle(snapshot, resolve_policy(policy), now)
-    broken = violations(snapshot, result)
+    snapshot = Snapshot.build(
+        pool, running=running, pending=pending, usage=usage, budgets=budgets, service=service
+    )
+    resolved = resolve_policy(policy)
+    result = run_cycle(snapshot, resolved, now)
+    broken = violations(snapshot, result, resolved)
     assert broken == [], broken
     return result
 

@@ -61,6 +61,7 @@ class World:
     settings: CoordinatorSettings
     runtime: Callable[[Job], int] = half_walltime
     _keys: int = field(default=0)
+    policy: str = "priority-fairshare:binpack"
 
     # ------------------------------------------------------------------ acting
 
@@ -108,7 +109,13 @@ class World:
         self.coordinator.close()
         self.executor = executor or FakeExecutor(self.clock, self.runtime)
         self.coordinator = open_coordinator(
-            self.store, self.executor, self.pool, self.clock, self.programs, self.settings
+            self.store,
+            self.executor,
+            self.pool,
+            self.clock,
+            self.programs,
+            self.settings,
+            self.policy,
         )
         return self.coordinator
 
@@ -140,10 +147,10 @@ def open_coordinator(
     clock: ManualClock,
     programs: ProgramsConfig | None,
     settings: CoordinatorSettings,
+    policy: str = "priority-fairshare:binpack",
 ) -> Coordinator:
-    policy = resolve_policy("priority-fairshare:binpack")
     return Coordinator.open(
-        store, executor, pool, policy, clock, programs=programs, settings=settings
+        store, executor, pool, resolve_policy(policy), clock, programs=programs, settings=settings
     )
 
 
@@ -154,11 +161,14 @@ def a_world(
     store: Store | None = None,
     runtime: Callable[[Job], int] = half_walltime,
     max_retries: int = 2,
+    policy: str = "priority-fairshare:binpack",
 ) -> World:
     pool = pool or small_pool()
     clock = ManualClock(T0)
     executor = FakeExecutor(clock, runtime)
     store = store if store is not None else MemoryStore()
     settings = CoordinatorSettings(max_retries=max_retries)
-    coordinator = open_coordinator(store, executor, pool, clock, programs, settings)
-    return World(store, clock, executor, coordinator, pool, programs, settings, runtime)
+    coordinator = open_coordinator(store, executor, pool, clock, programs, settings, policy)
+    return World(
+        store, clock, executor, coordinator, pool, programs, settings, runtime, policy=policy
+    )

@@ -22,7 +22,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"kind": k, "name": n, "summary": s} for k, n, s in rows]))
         return 0
-    table = Table(title="Policies (combine as QUEUE:PLACEMENT, e.g. backfill:cheapest)")
+    table = Table(
+        title="Policies (combine as QUEUE:PLACEMENT, e.g. backfill:cheapest)",
+        caption="docs/policies.md describes each one and the work it follows",
+    )
     table.add_column("kind")
     table.add_column("name")
     table.add_column("summary")

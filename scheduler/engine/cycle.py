@@ -8,6 +8,7 @@ For each pending job, in the order the policy gives:
   4. place     — all-or-nothing on the capacity index (backfill: without delaying the reservation)
                and, when the snapshot carries budgets, reserve the estimated cost (else NO_FUNDS)
   5. preempt   — if allowed: the fewest, lowest-priority, most recently started victims
+               (las: also jobs of its priority with more attained service, highest queue first)
   6. decide    — admission, or a pending reason (and under strict FIFO, block what follows)
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from scheduler.domain.jobs import Job, Placement, RunningJob
 from scheduler.domain.money import Money, accelerator_seconds_cost
@@ -29,7 +30,7 @@ from scheduler.engine.snapshot import Snapshot
 from scheduler.ledger.programs import Split
 from scheduler.ledger.split import Supplier, split_cost
 from scheduler.policy.fairshare import FairShare
-from scheduler.policy.ordering import Discipline
+from scheduler.policy.ordering import Discipline, Ranking
 from scheduler.policy.placement import Fit
 from scheduler.policy.preemption import victim_order
 from scheduler.policy.registry import Policy
@@ -76,6 +77,11 @@ class _Cycle:
         self.reservation_tries = 0
         self.started: list[tuple[Job, Placement]] = []  # admitted this cycle
         self.budgets = snapshot.budgets.copy() if snapshot.budgets is not None else None
+        # service-based policies (las, qssf) rank every job; the others read no service figures
+        self.ranking: Ranking | None = policy.queue.ranking(snapshot.service, now)
+        self.victim_key: Callable[[RunningJob], tuple[int, ...]] = (
+            victim_order if self.ranking is None else self.ranking.victim_key
+        )
 
     # ---------------------------------------------------------------- the cycle
     def run(self) -> CycleResult:
@@ -122,6 +128,9 @@ class _Cycle:
     def ordered(self) -> Iterator[Job]:
         if self.policy.queue.arrival_order:
             yield from self.snap.pending
+            return
+        if self.ranking is not None:
+            yield from self.ranking.order(self.snap.pending)
             return
         head_key = self.policy.queue.head_key
         heap: list[tuple[tuple[int, ...], str, int]] = []
@@ -313,7 +322,15 @@ class _Cycle:
     def preempt(self, job: Job, plan: JobPlan) -> bool:
         """Try to make room by preemption. True when the job is decided: admitted, or pending
         with NO_FUNDS because it could not pay for the room it would get."""
-        memo = (job.tenant, job.priority, id(plan), job.gang.workers, job.gang.per_worker)
+        memo: tuple[object, ...] = (
+            job.tenant,
+            job.priority,
+            id(plan),
+            job.gang.workers,
+            job.gang.per_worker,
+        )
+        if self.ranking is not None:  # jobs of different queues may displace different jobs
+            memo += (self.ranking.tier(job),)
         if memo in self.no_victims:
             return False
         chosen = self.victims(job, plan)
@@ -364,7 +381,7 @@ class _Cycle:
                 n = index.nid[node]
                 if index.node_group[n] in groups and index.schedulable(n) and n not in index.held:
                     on_node.setdefault(n, []).append((victim, cause, count))
-        best: tuple[tuple[int, int, int], list[tuple[RunningJob, PreemptionCause]]] | None = None
+        best: tuple[tuple[int, ...], list[tuple[RunningJob, PreemptionCause]]] | None = None
         for n, rows in on_node.items():
             room = index.free[n]
             picked: list[tuple[RunningJob, PreemptionCause]] = []
@@ -387,7 +404,7 @@ class _Cycle:
                 if room - counts[i] >= need:
                     room -= counts[i]
                     del picked[i], counts[i]
-            worst = max(victim_order(v) for v, _ in picked)
+            worst = max(self.victim_key(v) for v, _ in picked)
             key = (len(picked), *worst[:2])
             if best is None or key < best[0]:
                 best = (key, picked)
@@ -429,11 +446,11 @@ class _Cycle:
             self.pending[job.id] = funding
             return True
         for victim, cause in released:
-            self.preemptions.append(
-                Preemption(
-                    victim.id, victim.job.tenant, job.id, cause, _cause_text(cause, job, victim)
-                )
-            )
+            if cause is PreemptionCause.ATTAINED_SERVICE and self.ranking is not None:
+                text = self.ranking.why(job, victim)
+            else:
+                text = _cause_text(cause, job, victim)
+            self.preemptions.append(Preemption(victim.id, victim.job.tenant, job.id, cause, text))
         self.commit(job, plan, found, verdicts, tuple(v.id for v, _ in released), funding)
         # capacity grew for everyone while victims were evicted: forget cached failures
         self.no_room.clear()
@@ -449,9 +466,10 @@ class _Cycle:
 
     def victims(self, job: Job, plan: JobPlan) -> list[tuple[RunningJob, PreemptionCause]]:
         """Up to MAX_VICTIM_CANDIDATES running jobs this job may preempt, in victim order, drawn
-        from three indexed sources so that no search walks every running job:
-        lower-priority jobs, borrowers on the nodes of the tenant's owner, and borrowers in the
-        tenant's cohort."""
+        from indexed sources so that no search walks every running job: lower-priority jobs,
+        borrowers on the nodes of the tenant's owner, and borrowers in the tenant's cohort; under
+        las also jobs of its own priority (in its models and zones) that it outranks by attained
+        service."""
         tenant = plan.tenant
         index = self.snap.running_index
         combos = set(plan.combos)
@@ -467,7 +485,17 @@ class _Cycle:
             found[r.id] = (r, cause)
 
         quota_short = not self.quota_allowed(plan, job.gang.total)[0]
+        ranking = self.ranking if self.policy.queue.preemption else None
         for model, zone in plan.combos:
+            if ranking is not None:  # las: jobs of its priority with more attained service
+                rows = (
+                    index.of_tenant(tenant.id, model)
+                    if quota_short
+                    else index.at_priority((model, zone), job.priority)
+                )
+                for r in rows:
+                    if r.job.priority == job.priority and ranking.displaces(job, r):
+                        offer(r, PreemptionCause.ATTAINED_SERVICE)
             if quota_short:  # only the tenant's own lower-priority work frees its quota
                 for r in itertools.islice(index.of_tenant(tenant.id, model), MAX_VICTIM_CANDIDATES):
                     if r.job.priority < job.priority:
@@ -497,7 +525,8 @@ class _Cycle:
                     )
                     for r in rows:
                         offer(r, PreemptionCause.RECLAIM_QUOTA)
-        out = sorted(found.values(), key=lambda pair: victim_order(pair[0]))
+        victim_key = self.victim_key
+        out = sorted(found.values(), key=lambda pair: victim_key(pair[0]))
         return out[:MAX_VICTIM_CANDIDATES]
 
     def evict(self, victim: RunningJob) -> None:

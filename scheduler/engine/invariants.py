@@ -8,9 +8,11 @@ from scheduler.engine.decisions import CycleResult
 from scheduler.engine.quota import QuotaState
 from scheduler.engine.reasons import PreemptionCause
 from scheduler.engine.snapshot import Snapshot
+from scheduler.policy.registry import Policy
 
 
-def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
+def violations(snapshot: Snapshot, result: CycleResult, policy: Policy | None = None) -> list[str]:
+    """With `policy`, preemptions for attained service are also checked against its ranking."""
     out: list[str] = []
     pool = snapshot.pool
     pending = {job.id: job for job in snapshot.pending}
@@ -86,7 +88,9 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
     if snapshot.budgets is not None:
         out.extend(_money_violations(snapshot, result))
 
-    # preemption only of preemptible work, of lower priority or on borrowed capacity
+    # preemption only of preemptible work, of lower priority, on borrowed capacity or (las) of
+    # more attained service
+    ranking = policy.queue.ranking(snapshot.service, result.now) if policy is not None else None
     by_job = {a.job_id: a for a in result.admissions}
     for pre in result.preemptions:
         victim = snapshot.running.get(pre.job_id)
@@ -98,6 +102,15 @@ def violations(snapshot: Snapshot, result: CycleResult) -> list[str]:
             out.append(f"non-preemptible job {pre.job_id} was preempted")
         if pre.cause is PreemptionCause.PRIORITY and victim.job.priority >= preemptor.priority:
             out.append(f"job {pre.job_id} preempted for priority by a job of no higher priority")
+        if pre.cause is PreemptionCause.ATTAINED_SERVICE:
+            if victim.job.priority > preemptor.priority:
+                out.append(f"job {pre.job_id} preempted for service by a job of lower priority")
+            if policy is not None and (
+                ranking is None
+                or not policy.queue.preemption
+                or not ranking.displaces(preemptor, victim)
+            ):
+                out.append(f"job {pre.job_id} preempted for service by a job it outranks")
         if pre.cause is PreemptionCause.RECLAIM_OWNER:
             owner = pool.tenants[preemptor.tenant].owner
             victim_owner = pool.tenants[victim.job.tenant].owner

@@ -52,3 +52,4 @@ class PreemptionCause(enum.StrEnum):
     PRIORITY = "PRIORITY"  # a higher-priority job needs the capacity
     RECLAIM_OWNER = "RECLAIM_OWNER"  # the node's owner's own tenant takes back lent capacity
     RECLAIM_QUOTA = "RECLAIM_QUOTA"  # a tenant within its nominal quota takes back borrowed quota
+    ATTAINED_SERVICE = "ATTAINED_SERVICE"  # las: a job of less attained service needs the room

@@ -80,6 +80,10 @@ class RunningIndex:
     def lent_by(self, owner: str) -> Iterable[RunningJob]:
         return self.lent.get(owner, {}).values()
 
+    def at_priority(self, combo: Combo, priority: int) -> Iterable[RunningJob]:
+        """The preemptible running jobs of one priority in one (model, zone), in start order."""
+        return self.by_combo.get(combo, {}).get(priority, {}).values()
+
     def lowest_priority(self, combo: Combo) -> int | None:
         by_priority = self.by_combo.get(combo)
         return min(by_priority) if by_priority else None

@@ -14,6 +14,7 @@ from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
 from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import FairShare
+from scheduler.policy.service import ServiceHistory
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class Snapshot:
     usage: decayed TFLOP-seconds per tenant (see policy.fairshare).
     budgets: programs, their remaining budgets and tenants' balances; a job is admitted only if
     its estimated cost can be reserved (else NO_FUNDS).
+    service: attained service of jobs with ended attempts and tenants' finished run times
+    (read only by the service-based policies, las and qssf; see policy.service).
     """
 
     facts: PoolFacts
@@ -98,6 +101,7 @@ class Snapshot:
     usage: Mapping[str, int]
     approvals: Mapping[str, Approval]
     budgets: Budgets | None = None  # None: money is not checked
+    service: ServiceHistory = field(default_factory=ServiceHistory)
 
     @property
     def pool(self) -> Pool:
@@ -112,6 +116,7 @@ class Snapshot:
         usage: Mapping[str, int] | None = None,
         approvals: Mapping[str, Approval] | None = None,
         budgets: Budgets | None = None,
+        service: ServiceHistory | None = None,
     ) -> Snapshot:
         """A snapshot from scratch (tests, simulator start, recovery). The coordinator keeps one
         up to date incrementally with `ClusterState` instead."""
@@ -137,6 +142,7 @@ class Snapshot:
             usage=dict(usage or {}),
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
             budgets=budgets,
+            service=service if service is not None else ServiceHistory(),
         )
 
 

@@ -22,6 +22,7 @@ from scheduler.engine.running_index import RunningIndex
 from scheduler.engine.snapshot import PoolFacts, Snapshot
 from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import accrue
+from scheduler.policy.service import ServiceHistory
 
 _priority = operator.attrgetter("priority")
 
@@ -44,6 +45,7 @@ class ClusterState:
         self._touched: set[int] = set()
         self._accrued_at: int | None = None
         self.budgets: Budgets | None = None  # capacity groups changed since the last snapshot
+        self.service = ServiceHistory()  # attained service and finished run times (las, qssf)
 
     @property
     def pool(self) -> Pool:
@@ -56,6 +58,7 @@ class ClusterState:
         state = ClusterState(pool, self.usage)
         state._accrued_at = self._accrued_at
         state.budgets = self.budgets
+        state.service = self.service
         for node in pool.nodes.values():
             if node.state is not NodeState.UP:
                 state.set_node_state(node.id, node.state)
@@ -75,20 +78,22 @@ class ClusterState:
         self._last_seq = max(self._last_seq, job.seq)
         self._dirty.add(job.tenant)
 
-    def cancel(self, job_id: str) -> None:
-        """Remove a pending job, or release a running one."""
+    def cancel(self, job_id: str, at: int | None = None) -> None:
+        """Remove a pending job, or release a running one (at `at`, see `finish`); either way
+        the job is over and its attained service forgotten."""
         job = self.pending.pop(job_id, None)
         if job is not None:
             self._dirty.add(job.tenant)
-            return
-        self.finish(job_id)
+        else:
+            self.finish(job_id, at)
+        self.service.forget(job_id)
 
     def apply(self, result: CycleResult, now: int, *, requeue_victims: bool = True) -> None:
         """Take a committed cycle's decisions: admitted jobs run, victims free their capacity and
         go back to pending, unless `requeue_victims` is False: the coordinator requeues a victim
         only once its executor reports it stopped, so it is never admitted twice at once."""
         for preemption in result.preemptions:
-            victim = self.finish(preemption.job_id)
+            victim = self.finish(preemption.job_id, now)
             if requeue_victims:
                 self.submit_requeued(victim.job)
         for admission in result.admissions:
@@ -101,6 +106,7 @@ class ClusterState:
             rejected = self.pending.pop(job_id, None)
             if rejected is not None:
                 self._dirty.add(rejected.tenant)
+                self.service.forget(job_id)
 
     def submit_requeued(self, job: Job) -> None:
         self.pending[job.id] = job
@@ -113,10 +119,17 @@ class ClusterState:
         self._dirty.add(running.job.tenant)
         self._take(running)
 
-    def finish(self, job_id: str) -> RunningJob:
+    def finish(self, job_id: str, at: int | None = None) -> RunningJob:
+        """Release a running job's capacity: its attempt is over (it may be queued again). With
+        `at`, the attempt's accelerator-seconds since it started count towards the job's attained
+        service (what `las` orders by); without, the attempt is not counted."""
         running = self.running.pop(job_id, None)
         if running is None:
             raise UnknownReference("job_id", f"job {job_id!r} is not running")
+        if at is not None:
+            self.service.attempt_ended(
+                job_id, running.placement.accelerators, running.started_at, at
+            )
         for node, count in running.placement.workers:
             n = self.index.nid[node]
             self.index.release(n, count)
@@ -124,6 +137,16 @@ class ClusterState:
         self._count(running, -1)
         self.running_index.remove(running)
         return running
+
+    def retire(self, job: Job, *, finished: bool) -> None:
+        """The job is over for good (after `finish` if it was running): its attained service is
+        forgotten, and when `finished` (it succeeded or failed after running; not cancelled) its
+        run time over all attempts joins its tenant's history (what `qssf` estimates from)."""
+        self.service.job_ended(job.id, job.tenant, job.gang.total, finished=finished)
+
+    def set_service(self, service: ServiceHistory) -> None:
+        """Service figures rebuilt elsewhere (a restart's replay of the event log)."""
+        self.service = service
 
     def set_node_state(self, node_id: str, state: NodeState) -> None:
         n = self.index.nid.get(node_id)
@@ -225,4 +248,5 @@ class ClusterState:
             usage=self.usage,
             approvals=self.approvals,
             budgets=self.budgets,
+            service=self.service,
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField
 from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
-from scheduler.policy.ordering import Backfill, Fifo, PriorityFairShare, QueuePolicy
+from scheduler.policy.ordering import Backfill, Fifo, Las, PriorityFairShare, Qssf, QueuePolicy
 from scheduler.policy.placement import (
     BinPack,
     Cheapest,
@@ -16,8 +16,9 @@ from scheduler.policy.placement import (
     Spread,
     Subsidised,
 )
+from scheduler.policy.service import ServiceHistory
 
-_QUEUES: tuple[type[QueuePolicy], ...] = (Fifo, PriorityFairShare, Backfill)
+_QUEUES: tuple[type[QueuePolicy], ...] = (Fifo, PriorityFairShare, Backfill, Las, Qssf)
 _PLACEMENTS: tuple[type[PlacementStrategy], ...] = (
     BinPack,
     Spread,
@@ -40,6 +41,12 @@ class Policy:
     @property
     def name(self) -> str:
         return f"{self.queue.name}:{self.placement.name}"
+
+    @property
+    def reads_service(self) -> bool:
+        """True when the queue policy ranks jobs by service (las, qssf): whoever runs it must
+        keep attained service and finished run times (`ClusterState.finish(at=)`, `retire`)."""
+        return self.queue.ranking(ServiceHistory(), 0) is not None
 
 
 def resolve_policy(

@@ -67,6 +67,7 @@ from scheduler.ledger.reports import (
 )
 from scheduler.policy.ordering import Discipline
 from scheduler.policy.registry import Policy
+from scheduler.policy.service import ServiceHistory
 from scheduler.service import event_kinds as ek
 from scheduler.service.billing import close_attempt
 from scheduler.service.bootstrap import load_world
@@ -285,6 +286,9 @@ class Coordinator:
         their reservations released, attempts nobody holds are stopped."""
         with self._core_lock:
             now = self.clock.now()
+            if self.policy.reads_service:  # las, qssf: attained service and run times
+                with self._store_lock:
+                    self.state.set_service(replay_service(self.store))
             stored = self.store.fair_share()
             if stored is not None:
                 self.state.set_usage(stored.usage, stored.at)
@@ -518,8 +522,9 @@ class Coordinator:
             else:
                 self._close_in_ledger(record, now)
                 if record.state in HOLDING:
-                    self.state.finish(job_id)
+                    self.state.finish(job_id, now)
                 writes.stops.append(Stop(job_id, record.attempt, StopReason.CANCELLED))
+            self.state.retire(record.job, finished=False)
             self._change(
                 record,
                 writes,
@@ -1036,7 +1041,8 @@ class Coordinator:
     ) -> None:
         """The attempt ended and so did the job: bill the attempt, free its capacity, record
         the end and say so in the event log (`succeeded` or `failed`)."""
-        self._end(record, at)
+        self._end(record, at, writes.at)
+        self.state.retire(record.job, finished=True)
         failures = record.failures if failures is None else failures
         self._change(
             record,
@@ -1071,8 +1077,8 @@ class Coordinator:
             self._close_in_ledger(record, end)
         else:
             close_attempt(self.ledger, self.pool, record.job, record.attempt, None, None, end)
-        if record.state in HOLDING:
-            self.state.finish(record.id)
+        if record.state in HOLDING:  # its attained service counts what was billed
+            self.state.finish(record.id, writes.at if bill else None)
         record = self._change(
             record,
             writes,
@@ -1093,11 +1099,12 @@ class Coordinator:
             failures=record.failures,
         )
 
-    def _end(self, record: JobRecord, at: int) -> None:
-        """Close a finished attempt: bill it and free its capacity."""
+    def _end(self, record: JobRecord, at: int, released_at: int) -> None:
+        """Close a finished attempt: bill it (up to `at`) and free its capacity (its attained
+        service counts up to `released_at`, when the scheduler learnt of the end)."""
         self._close_in_ledger(record, at)
         if record.state in HOLDING:
-            self.state.finish(record.id)
+            self.state.finish(record.id, released_at)
 
     def _close_in_ledger(self, record: JobRecord, at: int) -> None:
         close_attempt(
@@ -1218,3 +1225,44 @@ class Coordinator:
     def _check_running(self) -> None:
         if self._stopped is not None:
             raise CoordinatorStopped(f"{self._stopped}; restart the coordinator to recover")
+
+
+REPLAY_PAGE = 10_000
+_ATTEMPT_ENDS = frozenset({ek.PREEMPTED, ek.REQUEUED, ek.SUCCEEDED, ek.FAILED, ek.CANCELLED})
+
+
+def replay_service(store: Store) -> ServiceHistory:
+    """Attained service and finished run times as the event log has them, for a restart under a
+    policy that reads them (one pass over the log). As `ClusterState` counts them live, an
+    attempt holds its accelerators from its `admitted` event to the first of `preempted`,
+    `requeued`, `succeeded`, `failed` or `cancelled`; an attempt requeued because it did not
+    survive a restart (`RECOVERED`, not billed) does not count. Only an attempt that was running
+    across a restart differs: live, it counts from the start the executor reported."""
+    service = ServiceHistory()
+    holding: dict[str, tuple[int, int]] = {}  # job id -> (admitted at, accelerators)
+    size: dict[str, int] = {}  # job id -> accelerators of its attempts
+    after = 0
+    while page := store.events(after, limit=REPLAY_PAGE):
+        for event in page:
+            job_id = event.job_id
+            if job_id is None:
+                continue
+            if event.kind == ek.ADMITTED:
+                workers = event.data.get("workers")
+                count = sum(int(w[1]) for w in workers) if isinstance(workers, list) else 0
+                holding[job_id] = (event.at, count)
+                size[job_id] = count
+            elif event.kind in _ATTEMPT_ENDS:
+                held = holding.pop(job_id, None)
+                lost = event.kind == ek.REQUEUED and event.data.get("reason_code") == RECOVERED
+                if held is not None and not lost:
+                    service.attempt_ended(job_id, held[1], held[0], event.at)
+                if event.kind in (ek.SUCCEEDED, ek.FAILED, ek.CANCELLED):
+                    finished = event.kind != ek.CANCELLED
+                    tenant = event.tenant or ""
+                    service.job_ended(job_id, tenant, size.pop(job_id, 0), finished=finished)
+            elif event.kind == ek.REJECTED:
+                service.forget(job_id)
+                size.pop(job_id, None)
+        after = page[-1].seq
+    return service

@@ -4,7 +4,7 @@ usage history and a policy from the registry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -19,6 +19,7 @@ from scheduler.ledger.budgets import Budgets
 from scheduler.ledger.programs import BASIS_POINTS, Program, Rates
 from scheduler.ledger.split import Funds
 from scheduler.policy.registry import PLACEMENT_STRATEGIES, QUEUE_POLICIES, resolve_policy
+from scheduler.policy.service import Past, ServiceHistory
 from tests.builders import (
     ASCEND,
     H20,
@@ -73,6 +74,7 @@ class World:
     policy: str
     now: int = NOW
     budgets: Budgets | None = None
+    service: ServiceHistory = field(default_factory=ServiceHistory)
 
     def snapshot(self) -> Snapshot:
         return Snapshot.build(
@@ -81,6 +83,7 @@ class World:
             pending=self.pending,
             usage=self.usage,
             budgets=self.budgets.copy() if self.budgets is not None else None,
+            service=self.service.copy(),
         )
 
 
@@ -291,6 +294,24 @@ def budget_book(draw: st.DrawFn, nodes: list[NodeSpec], tenant_ids: list[str]) -
 
 
 @st.composite
+def service_history(draw: st.DrawFn, job_ids: list[str], tenant_ids: list[str]) -> ServiceHistory:
+    """Earlier attempts of some of the jobs (around the default las threshold of 28,800
+    accelerator-seconds, some ended long ago) and finished run times of some tenants."""
+    service = ServiceHistory()
+    for job_id in draw(st.lists(st.sampled_from(job_ids), unique=True)) if job_ids else ():
+        service.past[job_id] = Past(
+            draw(st.sampled_from([0, 600, 28_799, 28_800, 300_000])),
+            draw(st.sampled_from([0, NOW // 2, NOW])),
+        )
+    for i in range(draw(st.integers(0, 6))):
+        tenant = draw(st.sampled_from([*tenant_ids, "ghost"]))
+        accelerators = draw(st.sampled_from([1, 2, 4, 8, 16]))
+        service.attempt_ended(f"done{i}", accelerators, 0, draw(st.sampled_from([60, 3600, 9000])))
+        service.job_ended(f"done{i}", tenant, accelerators, finished=True)
+    return service
+
+
+@st.composite
 def worlds(draw: st.DrawFn, policy: str | None = None) -> World:
     """Mostly a mixed pool (models, cities, zones, owners, approvals); sometimes a crowded pool of
     one model whose tenants share a cohort."""
@@ -350,11 +371,13 @@ def worlds(draw: st.DrawFn, policy: str | None = None) -> World:
     usage = {
         f"t{i}": draw(st.sampled_from([0, 0, 10**6, 10**9, 10**11])) for i in range(len(tenants))
     }
+    pending_jobs = [job.seq(100 + i).build() for i, job in enumerate(pending)]
     return World(
         pool=pool,
         running=running,
-        pending=[job.seq(100 + i).build() for i, job in enumerate(pending)],
+        pending=pending_jobs,
         usage=usage,
         policy=policy or draw(st.sampled_from(ALL_POLICIES)),
         budgets=budgets,
+        service=draw(service_history([*by_id, *(j.id for j in pending_jobs)], tenant_ids)),
     )

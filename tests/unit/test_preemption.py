@@ -222,6 +222,8 @@ def test_priority_preemption(row: Row) -> None:
         ("fifo:binpack", {"high": "NO_CAPACITY"}, {}),
         ("priority-fairshare:binpack", {"high": "n-000"}, {"low": "PRIORITY"}),
         ("backfill:binpack", {"high": "n-000"}, {"low": "PRIORITY"}),
+        ("las:binpack", {"high": "n-000"}, {"low": "PRIORITY"}),
+        ("qssf:binpack", {"high": "NO_CAPACITY"}, {}),
     ],
 )
 def test_which_queue_policies_preempt(
