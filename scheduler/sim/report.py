@@ -7,11 +7,13 @@ to 6 decimals so that a figure prints the same on every machine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from scheduler.ledger.book import AccountKind, Ledger, PostingKind
 from scheduler.ledger.reports import program_report
 from scheduler.sim.replay import ReplayResult
-from scheduler.sim.tally import Outcome, Tally
+from scheduler.sim.tally import Outcome, Sample, Tally
 
 DECIMALS = 6
 TIMING_FIELDS = ("sim_wall_s", "sim_jobs_per_s")
@@ -98,3 +100,66 @@ def figures(result: ReplayResult) -> dict[str, Any]:
     out["sim_wall_s"] = round(result.wall_s, 3)
     out["sim_jobs_per_s"] = round(len(jobs) / result.wall_s, 1) if result.wall_s > 0 else 0.0
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Curves:
+    """What the plots of one replay are drawn from (`scheduler.sim.plots`). Times are seconds
+    since the first arrival.
+
+    `samples`: the pool's accelerators held and jobs waiting at every change (the tally's
+    series; empty unless `Tally.keep_series()` was called before the replay). `tenants`:
+    (tenant, weight, accelerator-seconds received), every tenant of the trace. `subsidy`: per
+    currency, (time, cumulative amount the programs paid) at each settlement that paid
+    something, read from the ledger's postings."""
+
+    policy: str
+    capacity: int
+    span_s: int  # first arrival to last end
+    jct_s: tuple[int, ...]
+    queue_s: tuple[int, ...]
+    samples: tuple[Sample, ...]
+    tenants: tuple[tuple[str, int, int], ...]
+    subsidy: dict[str, tuple[tuple[int, int], ...]]
+
+
+def curves(result: ReplayResult) -> Curves:
+    tally = result.tally
+    first = tally.first_arrival if tally.first_arrival is not None else result.start
+    last = tally.last_end if tally.last_end is not None else first
+    jobs = tally.jobs.values()
+    jct = tuple(
+        j.ended - j.arrived for j in jobs if j.outcome is Outcome.SUCCEEDED and j.ended is not None
+    )
+    queued = tuple(j.first_start - j.arrived for j in jobs if j.first_start is not None)
+    samples = tuple(Sample(s.at - first, s.held, s.waiting) for s in tally.series or ())
+    tenants = tuple((name, t.weight, t.served) for name, t in sorted(tally.tenants.items()))
+    subsidy = {}
+    if result.programs is not None:
+        subsidy = subsidy_paid_over_time(result.coordinator.ledger, first)
+    return Curves(
+        policy=result.policy,
+        capacity=result.world.accelerators,
+        span_s=last - first,
+        jct_s=jct,
+        queue_s=queued,
+        samples=samples,
+        tenants=tenants,
+        subsidy=subsidy,
+    )
+
+
+def subsidy_paid_over_time(ledger: Ledger, origin: int) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Per currency, (settlement time − `origin`, programs' cumulative paid) after every
+    settlement that paid a program something, in posting order."""
+    paid: dict[str, int] = {}
+    out: dict[str, list[tuple[int, int]]] = {}
+    for posting in ledger.postings():
+        if posting.key.kind is not PostingKind.SETTLE:
+            continue
+        for account, amount in posting.entries:
+            if account.kind is AccountKind.PROGRAM_PAID and amount:
+                currency = account.currency.value
+                paid[currency] = paid.get(currency, 0) + amount
+                out.setdefault(currency, []).append((posting.at - origin, paid[currency]))
+    return {currency: tuple(points) for currency, points in sorted(out.items())}

@@ -5,12 +5,17 @@ tenant the integrals the fairness index needs; the pool's allocated accelerator-
 Integrals are kept lazily: a tenant's are brought up to date only when something about it
 changes (it gains or loses a waiting job, or accelerators), so the cost is per change, not per
 tenant per tick. `docs/simulator.md` defines the figures.
+
+For plots, `keep_series()` (before the replay runs) also records the pool's state at every
+second something changed in it: accelerators held and jobs waiting, one sample per change
+second (not per simulated second), so the cost is one list append per change. Off by default.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Outcome(enum.StrEnum):
@@ -31,6 +36,15 @@ class JobTally:
     accelerators: int = 0  # held now
     attempts: int = 0
     preemptions: int = 0
+
+
+class Sample(NamedTuple):
+    """The pool from `at` until the next sample: accelerators held, jobs waiting (arrived, not
+    holding, not ended)."""
+
+    at: int
+    held: int
+    waiting: int
 
 
 @dataclass(slots=True)
@@ -55,6 +69,13 @@ class Tally:
         self.first_arrival: int | None = None
         self.last_end: int | None = None
         self.preemptions = 0
+        self.series: list[Sample] | None = None
+        self._waiting_jobs = 0
+
+    def keep_series(self) -> None:
+        """Record a `Sample` at every change from now on (`series`)."""
+        if self.series is None:
+            self.series = []
 
     # ------------------------------------------------------------------ changes
 
@@ -64,6 +85,9 @@ class Tally:
             self.first_arrival = self._since = at
         t = self._tenant(tenant, at)
         t.waiting += 1
+        self._waiting_jobs += 1
+        if self.series is not None:
+            self._sample(at)
 
     def admit(self, job_id: str, accelerators: int, at: int) -> None:
         job = self.jobs[job_id]
@@ -73,11 +97,14 @@ class Tally:
         t = self._tenant(job.tenant, at)
         if job.outcome is Outcome.WAITING:
             t.waiting -= 1
+            self._waiting_jobs -= 1
         self._pool(at)
         job.outcome = Outcome.HOLDING
         job.accelerators = accelerators
         t.held += accelerators
         self._held += accelerators
+        if self.series is not None:
+            self._sample(at)
 
     def release(self, job_id: str, at: int, preempted: bool = False) -> None:
         """The job's attempt gave its accelerators back; it waits again."""
@@ -91,6 +118,9 @@ class Tally:
         self._free(job, t, at)
         job.outcome = Outcome.WAITING
         t.waiting += 1
+        self._waiting_jobs += 1
+        if self.series is not None:
+            self._sample(at)
 
     def end(self, job_id: str, at: int, outcome: Outcome) -> None:
         job = self.jobs[job_id]
@@ -99,9 +129,12 @@ class Tally:
             self._free(job, t, at)
         elif job.outcome is Outcome.WAITING:
             t.waiting -= 1
+            self._waiting_jobs -= 1
         job.outcome = outcome
         job.ended = at
         self.last_end = at if self.last_end is None else max(self.last_end, at)
+        if self.series is not None:
+            self._sample(at)
 
     def close(self, at: int) -> None:
         """Bring every integral up to `at` (the end of the replay)."""
@@ -120,6 +153,15 @@ class Tally:
         return self._held
 
     # ------------------------------------------------------------------ inside
+
+    def _sample(self, at: int) -> None:
+        series = self.series
+        assert series is not None
+        sample = Sample(at, self._held, self._waiting_jobs)
+        if series and series[-1].at == at:
+            series[-1] = sample  # one sample per second: the state after its last change
+        else:
+            series.append(sample)
 
     def _free(self, job: JobTally, t: TenantTally, at: int) -> None:
         self._pool(at)
