@@ -1,5 +1,7 @@
 """`gbasched sim`: replay a job trace on a pool under a policy, on the production coordinator
 (memory store, fake executor, simulated clock), and print the figures (docs/simulator.md).
+`gbasched sim compare` replays the same trace under several policies and prints them side by
+side. `--plot-dir DIR` also draws PNG plots there (scheduler/sim/plots.py).
 
 Every input is checked before anything runs: a missing file, a bad trace row, an unknown
 policy or a non-positive load factor is an error naming the field (and the line), status 2.
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,8 +27,9 @@ from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.pool import Pool
+from scheduler.ledger.config import ProgramsConfig
 from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
-from scheduler.policy.registry import resolve_policy
+from scheduler.policy.registry import QUEUE_POLICIES, Policy, resolve_policy
 from scheduler.sim.checks import InvariantViolated
 from scheduler.sim.replay import (
     DEFAULT_CHECKPOINT_INTERVAL_S,
@@ -33,21 +38,61 @@ from scheduler.sim.replay import (
     DEFAULT_SPEED_REFERENCE,
     DEFAULT_TENANT_BALANCE,
     Replay,
+    ReplayResult,
     ReplaySettings,
 )
-from scheduler.sim.report import figures
-from scheduler.sim.trace import read_trace
+from scheduler.sim.report import Curves, curves, figures
+from scheduler.sim.trace import Trace, read_trace
 from scheduler.sim.world import parse_model_map, replay_world
+
+USAGE = """gbasched sim --trace FILE (--pool FILE | --pool-accelerators N)
+                    --policy QUEUE[:PLACEMENT] [options] [--json] [--plot-dir DIR]
+       gbasched sim compare --policies A,B,...|all --trace FILE (--pool FILE |
+                    --pool-accelerators N) [options] [--json] [--plot-dir DIR]
+"""
+ALL = "all"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sim",
-        help="replay a job trace on a pool under a policy and print the figures",
+        help="replay a job trace on a pool under a policy (or several: sim compare)",
         description=__doc__,
+        usage=USAGE,
     )
-    parser.add_argument("--trace", type=Path, required=True, metavar="FILE", help="trace CSV")
-    where = parser.add_mutually_exclusive_group(required=True)
+    # Not required here: `sim compare` is parsed by this parser first and has its own. run()
+    # checks that plain `sim` got them.
+    _replay_options(parser, required=False)
+    parser.add_argument("--policy", help="QUEUE[:PLACEMENT] (gbasched policies)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot-dir", type=Path, metavar="DIR", help="also write PNG plots here")
+    parser.set_defaults(handler=run)
+    commands = parser.add_subparsers(dest="sim_command", metavar="compare", required=False)
+    compare = commands.add_parser(
+        "compare",
+        prog="gbasched sim compare",
+        help="replay the same trace under several policies and print them side by side",
+        description="Replay the same trace under each policy named (`all`: every registered"
+        " queue policy, with the default placement) and print the figures side by side; with"
+        " --json, a JSON list of the objects `gbasched sim --json` prints, one per policy.",
+    )
+    compare.add_argument(
+        "--policies",
+        required=True,
+        metavar="A,B,...|all",
+        help=f"comma-separated QUEUE[:PLACEMENT] specs, or {ALL!r} ({', '.join(QUEUE_POLICIES)})",
+    )
+    _replay_options(compare, required=True)
+    compare.add_argument("--json", action="store_true", help="print a JSON list, one per policy")
+    compare.add_argument(
+        "--plot-dir", type=Path, metavar="DIR", help="also write PNG plots here, a line per policy"
+    )
+    compare.set_defaults(handler=run_compare)
+
+
+def _replay_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--trace", type=Path, required=required, metavar="FILE", help="trace CSV")
+    where = parser.add_mutually_exclusive_group(required=required)
     where.add_argument("--pool", type=Path, metavar="FILE", help="pool TOML")
     where.add_argument(
         "--pool-accelerators",
@@ -56,7 +101,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a generated pool of N accelerators (as `gbasched pool generate`)",
     )
     parser.add_argument("--pool-seed", type=int, default=1, metavar="S", help="default: 1")
-    parser.add_argument("--policy", required=True, help="QUEUE[:PLACEMENT] (gbasched policies)")
     parser.add_argument("--programs", type=Path, metavar="FILE", help="subsidy programs TOML")
     parser.add_argument(
         "--load-factor",
@@ -118,20 +162,115 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="MINOR",
         help="opening balance per currency of trace tenants the programs file gives none",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot-dir", type=Path, metavar="DIR", help="not yet available")
-    parser.set_defaults(handler=run)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Everything a replay needs but its policy, checked."""
+
+    pool: Pool
+    settings: ReplaySettings
+    trace: Trace
+    programs: ProgramsConfig | None
+
+    @property
+    def half_life_s(self) -> int:
+        return self.pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = [
+        name
+        for name, given in (
+            ("--trace", args.trace is not None),
+            ("--pool or --pool-accelerators", _pool_given(args)),
+            ("--policy", args.policy is not None),
+        )
+        if not given
+    ]
+    if missing:
+        raise CommandError(
+            f"the following arguments are required: {', '.join(missing)}"
+            " (or use `gbasched sim compare`)",
+            status=2,
+        )
+    _check_plot_dir(args.plot_dir)
+    inputs = _inputs(args, lambda pool: resolve_policy(args.policy, _half_life(pool), "--policy"))
+    policy = resolve_policy(args.policy, inputs.half_life_s, field="--policy")
+    result = _replay(inputs, policy, keep_series=args.plot_dir is not None)
+    out = {"trace": args.trace.name, **figures(result)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print(Console(), out)
     if args.plot_dir is not None:
-        raise InvalidField("--plot-dir", "plots are not available yet")
+        _plots([curves(result)], args, [out])
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    specs = policy_specs(args.policies)
+    _check_plot_dir(args.plot_dir)
+    inputs = _inputs(
+        args, lambda pool: [resolve_policy(s, _half_life(pool), "--policies") for s in specs]
+    )
+    rows: list[dict[str, Any]] = []
+    drawn: list[Curves] = []
+    for spec in specs:
+        policy = resolve_policy(spec, inputs.half_life_s, field="--policies")
+        result = _replay(inputs, policy, keep_series=args.plot_dir is not None)
+        rows.append({"trace": args.trace.name, **figures(result)})
+        if args.plot_dir is not None:
+            drawn.append(curves(result))
+        del result  # one replay's coordinator at a time
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_side_by_side(Console(), rows)
+    if args.plot_dir is not None:
+        _plots(drawn, args, rows)
+    return 0
+
+
+def policy_specs(text: str) -> list[str]:
+    """`--policies`: comma-separated specs, or `all` (every registered queue policy, in the
+    registry's order). Empty items and repeats are errors naming the field."""
+    if text.strip() == ALL:
+        return list(QUEUE_POLICIES)
+    specs = [s.strip() for s in text.split(",")]
+    if not any(specs):
+        raise InvalidField("--policies", f"name at least one policy, or {ALL!r}")
+    if not all(specs):
+        raise InvalidField("--policies", f"empty policy name in {text!r}")
+    seen: set[str] = set()
+    for spec in specs:
+        if spec in seen:
+            raise InvalidField("--policies", f"{spec!r} is named twice")
+        seen.add(spec)
+    return specs
+
+
+def _pool_given(args: argparse.Namespace) -> bool:
+    return args.pool is not None or args.pool_accelerators is not None
+
+
+def _half_life(pool: Pool) -> int:
+    return pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
+
+
+def _check_plot_dir(directory: Path | None) -> None:
+    if directory is not None and directory.exists() and not directory.is_dir():
+        raise InvalidField("--plot-dir", f"{directory} exists and is not a directory")
+
+
+def _inputs(args: argparse.Namespace, check_policies: Callable[[Pool], object]) -> _Inputs:
+    """Read and check every input (the policies through `check_policies(pool)`, before the
+    trace is read, as the figures' order of errors has always been)."""
     load_factor = _load_factor(args.load_factor)
     if args.limit is not None and args.limit <= 0:
         raise InvalidField("--limit", "must be a positive number of jobs")
     pool = _pool(args)
-    half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
-    policy = resolve_policy(args.policy, half_life, field="--policy")
+    check_policies(pool)
     settings = ReplaySettings(
         load_factor=load_factor,
         checkpoint_interval_s=_at_least(args.checkpoint_interval_s, 0, "--checkpoint-interval-s"),
@@ -153,17 +292,41 @@ def run(args: argparse.Namespace) -> int:
         # Read against the replay's pool, so that a programs file may name trace tenants.
         world = replay_world(pool, trace, settings.model_map)
         programs = load_programs(args.programs, world.pool)
-    replay = Replay(trace, pool, policy, settings=settings, programs=programs)
+    return _Inputs(pool, settings, trace, programs)
+
+
+def _replay(inputs: _Inputs, policy: Policy, *, keep_series: bool) -> ReplayResult:
+    replay = Replay(
+        inputs.trace, inputs.pool, policy, settings=inputs.settings, programs=inputs.programs
+    )
+    if keep_series:
+        replay.tally.keep_series()
     try:
-        result = replay.run()
+        return replay.run()
     except InvariantViolated as exc:
-        raise CommandError(f"invariant violated: {exc}", status=1) from None
-    out = {"trace": args.trace.name, **figures(result)}
-    if args.json:
-        print(json.dumps(out))
-    else:
-        _print(Console(), out)
-    return 0
+        raise CommandError(f"invariant violated ({policy.name}): {exc}", status=1) from None
+
+
+def _plots(
+    drawn: Sequence[Curves], args: argparse.Namespace, rows: Sequence[dict[str, Any]]
+) -> None:
+    try:
+        from scheduler.sim.plots import write_plots
+    except ImportError as exc:  # matplotlib is a dependency; a broken install says so here
+        raise CommandError(f"--plot-dir needs matplotlib: {exc}", status=1) from None
+    first = rows[0]
+    load = f", load factor {args.load_factor}" if args.load_factor is not None else ""
+    title = (
+        f"{args.trace.name}: {first['jobs']:,} jobs on {first['pool_accelerators']:,}"
+        f" accelerators{load}"
+    )
+    try:
+        written = write_plots(drawn, args.plot_dir, title)
+    except OSError as exc:
+        raise CommandError(f"--plot-dir: cannot write the plots: {exc}", status=1) from None
+    if not args.json:
+        names = ", ".join(p.name for p in written)
+        Console().print(f"Plots in {args.plot_dir}: {names}")
 
 
 def _load_factor(text: str | None) -> Fraction | None:
@@ -219,25 +382,39 @@ _LABELS = (
 )
 
 
+def _text(key: str, out: dict[str, Any]) -> str:
+    value = out[key]
+    if key == "ticks":
+        return f"{value:,} / {out['cycles']:,}"
+    if key == "utilisation":
+        return f"{value:.1%}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v:,}" for k, v in value.items()) or "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
 def _print(console: Console, out: dict[str, Any]) -> None:
     table = Table(title=f"Replay of {out['trace']}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, label in _LABELS:
-        if key not in out:
+        if key in out:
+            table.add_row(label, _text(key, out))
+    console.print(table)
+
+
+def _print_side_by_side(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    """One column per policy, the figures of `_LABELS` as rows."""
+    table = Table(title=f"Replays of {rows[0]['trace']}, policy by policy")
+    table.add_column("figure")
+    for row in rows:
+        table.add_column(row["policy"].replace(":", ":\n"), justify="right")
+    for key, label in _LABELS:
+        if key == "policy" or not any(key in row for row in rows):
             continue
-        value = out[key]
-        if key == "ticks":
-            text = f"{value} / {out['cycles']}"
-        elif key == "utilisation":
-            text = f"{value:.1%}"
-        elif isinstance(value, dict):
-            text = ", ".join(f"{k} {v:,}" for k, v in value.items()) or "-"
-        elif isinstance(value, float):
-            text = f"{value:,.3f}"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = f"{value:,}"
-        else:
-            text = str(value)
-        table.add_row(label, text)
+        table.add_row(label, *(_text(key, row) if key in row else "-" for row in rows))
     console.print(table)

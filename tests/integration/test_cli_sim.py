@@ -1,4 +1,5 @@
-"""`gbasched sim`: a trace replayed from the command line; bad input is refused, naming it."""
+"""`gbasched sim` and `gbasched sim compare`: a trace replayed from the command line under one
+policy or several side by side, with plots; bad input is refused, naming it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from scheduler.cli.main import main
+from scheduler.policy.registry import DEFAULT_PLACEMENT, QUEUE_POLICIES
+from scheduler.sim.plots import PLOT_FILES, SUBSIDY_FILE
+from scheduler.sim.report import TIMING_FIELDS
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"
@@ -29,6 +33,7 @@ FIELDS = {
     "sim_jobs_per_s",
 }
 MONEY = {"subsidy_paid_minor", "overspend_minor", "ledger_balanced"}
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -75,7 +80,6 @@ def test_a_generated_pool_and_a_table(capsys: pytest.CaptureFixture[str]) -> Non
         ({"--load-factor": "lots"}, "--load-factor: expected a number"),
         ({"--trace": "missing.csv"}, "missing.csv: cannot read the trace"),
         ({"--pool": "missing.toml"}, "missing.toml"),
-        ({"--plot-dir": "plots"}, "--plot-dir: plots are not available yet"),
     ],
 )
 def test_bad_input_exits_2_naming_the_field(
@@ -107,3 +111,126 @@ def test_a_bad_row_is_named_by_line_and_column(
     status, out, err = run(capsys, *sim("--policy", "fifo", trace=trace))
     assert (status, out) == (2, "")
     assert f"{trace}:3: column duration_s: expected a whole number, got 'ten'" in err
+
+
+def test_sim_without_its_required_inputs_exits_2_naming_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = run(capsys, "sim", "--trace", str(HELIOS), "--json")
+    assert (status, out) == (2, "")
+    assert "required: --pool or --pool-accelerators, --policy" in err
+
+
+def test_sim_plot_dir_writes_the_plots(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plots = tmp_path / "plots"
+    status, out, _ = run(
+        capsys, *sim("--policy", "las", "--limit", "60", "--json"), "--plot-dir", str(plots)
+    )
+    assert status == 0
+    assert json.loads(out)["jobs"] == 60  # stdout stays one JSON object
+    assert sorted(p.name for p in plots.iterdir()) == sorted(PLOT_FILES)
+    for name in PLOT_FILES:
+        assert (plots / name).read_bytes().startswith(PNG)
+
+
+# ---------------------------------------------------------------------- sim compare
+
+
+def compare(*extra: str, trace: Path = HELIOS) -> list[str]:
+    return ["sim", "compare", "--trace", str(trace), "--pool", str(GOLDEN / "pool.toml"), *extra]
+
+
+def without_timing(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in row.items() if k not in TIMING_FIELDS} for row in rows]
+
+
+def test_compare_all_gives_one_object_per_registered_queue_policy_deterministically(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = compare("--policies", "all", "--limit", "100", "--load-factor", "0.9", "--json")
+    status, out, err = run(capsys, *argv)
+    assert (status, err) == (0, "")
+    rows = json.loads(out)
+    assert [r["policy"] for r in rows] == [f"{q}:{DEFAULT_PLACEMENT}" for q in QUEUE_POLICIES]
+    assert {"las", "qssf"} <= set(QUEUE_POLICIES)
+    for row in rows:
+        assert set(row) >= FIELDS | {"trace"}
+        assert (row["trace"], row["jobs"]) == ("helios_dirlab_gpu.csv", 100)
+    _, again, _ = run(capsys, *argv)
+    assert without_timing(json.loads(again)) == without_timing(rows)
+    # each object is what `gbasched sim --json` prints for that policy
+    single = sim("--policy", "las", "--limit", "100", "--load-factor", "0.9", "--json")
+    _, alone, _ = run(capsys, *single)
+    las = next(r for r in rows if r["policy"] == "las:binpack")
+    assert without_timing([json.loads(alone)]) == without_timing([las])
+
+
+def test_compare_prints_the_policies_side_by_side_and_plots_with_money(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plots = tmp_path / "out"
+    argv = compare("--policies", "fifo, backfill:cheapest", "--limit", "40")
+    status, out, _ = run(
+        capsys, *argv, "--programs", str(GOLDEN / "programs.toml"), "--plot-dir", str(plots)
+    )
+    assert status == 0
+    assert "policy by policy" in out and "backfill:" in out and "cheapest" in out
+    assert "subsidy paid" in out
+    assert sorted(p.name for p in plots.iterdir()) == sorted((*PLOT_FILES, SUBSIDY_FILE))
+    for path in plots.iterdir():
+        assert path.read_bytes().startswith(PNG)
+        assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("policies", "says"),
+    [
+        ("fifo,nope", "--policies: unknown queue policy 'nope'"),
+        ("", "--policies: name at least one policy"),
+        ("fifo,,las", "--policies: empty policy name"),
+        ("las,las", "--policies: 'las' is named twice"),
+        ("fifo:nowhere", "--policies: unknown placement strategy 'nowhere'"),
+    ],
+)
+def test_compare_refuses_a_bad_policy_list_naming_the_field(
+    capsys: pytest.CaptureFixture[str], policies: str, says: str
+) -> None:
+    status, out, err = run(capsys, *compare("--policies", policies, "--json"))
+    assert (status, out) == (2, "")
+    assert says in err
+
+
+def test_on_an_underloaded_pool_no_compared_policy_makes_jobs_wait(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["sim", "compare", "--policies", "all", "--trace", str(HELIOS)]
+    argv += ["--pool-accelerators", "1024", "--load-factor", "0.1", "--limit", "200", "--json"]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    rows = json.loads(out)
+    assert len(rows) == len(QUEUE_POLICIES)
+    for row in rows:
+        assert row["completed"] == 200
+        assert row["mean_queue_s"] <= 1, row["policy"]
+
+
+def test_on_a_loaded_pool_las_beats_fifo_on_mean_jct(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Ten 8-GPU jobs of 20,000 s fill the 80-accelerator pool at t=0; after an hour each has
+    # attained 8 accelerator-hours, LAS's first threshold, and sits in its lower queue. From
+    # t=4,000 s forty 1-GPU jobs of 300 s arrive a minute apart. FIFO makes them wait for the
+    # long jobs (~16,000 s each); LAS preempts one long job (in the higher-service queue) and
+    # runs the short ones at once on its node, which fits the ≤ 5 of them running at a time.
+    rows = ["job_id,submit_s,duration_s,gpus,tenant,status,gpu_type"]
+    rows += [f"long-{i},0,20000,8,research,COMPLETED," for i in range(10)]
+    rows += [f"short-{i},{4000 + 60 * i},300,1,students,COMPLETED," for i in range(40)]
+    trace = tmp_path / "long-and-short.csv"
+    trace.write_text("\n".join(rows) + "\n")
+    status, out, _ = run(capsys, *compare("--policies", "fifo,las", "--json", trace=trace))
+    assert status == 0
+    fifo, las = json.loads(out)
+    assert fifo["completed"] == las["completed"] == 50
+    assert fifo["mean_queue_s"] > 10_000 and las["mean_queue_s"] < 60
+    assert las["preemptions"] >= 1 and fifo["preemptions"] == 0
+    assert las["mean_jct_s"] < fifo["mean_jct_s"] / 2
