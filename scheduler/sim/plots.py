@@ -9,7 +9,8 @@ Files written (`PLOT_FILES`, plus `SUBSIDY_FILE` when some replay had programs):
 
 - `jct_cdf.png`: the distribution of job completion times (completed jobs), log scale;
 - `queue_cdf.png`: the distribution of queueing delays (first start − arrival), symlog scale
-  (linear below 1 s, so the jobs that never waited show at 0);
+  (linear below 1 s, so the jobs that never waited show at 0); the y axis starts at the tenth
+  below the smallest share of jobs that never waited, to show the waiting ones;
 - `utilisation.png`: allocated accelerators ÷ the pool's, and jobs waiting, over time; both
   time-weighted means over `BINS` equal slices of the replay (from the tally's samples, taken at
   every change);
@@ -75,22 +76,27 @@ def write_plots(
 
 def _cdf(fig: Figure, replays: Sequence[Curves], title: str, *, queue: bool) -> Figure:
     ax = fig.add_subplot()
+    never_waited: list[float] = []  # queueing: the y axis starts below the smallest share
     for r in replays:
         values = sorted(r.queue_s if queue else r.jct_s)
         if not values:
             continue
         n = len(values)
         ax.step(values, [(i + 1) / n for i in range(n)], where="post", label=r.policy)
+        never_waited.append(sum(1 for v in values if v == 0) / n)
     if queue:
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("queueing delay: first start − arrival (s, symlog: linear below 1 s)")
         ax.set_title(f"{title}\nqueueing delay, CDF over jobs that started")
+        bottom = min(never_waited, default=0.0)
+        ax.set_ylim(max(0.0, int(bottom * 10 - 0.5) / 10), 1.005)
     else:
         ax.set_xscale("log")
         ax.set_xlabel("job completion time: end − arrival (s, log scale)")
         ax.set_title(f"{title}\njob completion time, CDF over completed jobs")
     ax.set_ylabel("fraction of jobs")
-    ax.set_ylim(0, 1.02)
+    if not queue:
+        ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3)
     _legend(ax)
     return fig
@@ -170,9 +176,11 @@ def _tenant_share(fig: Figure, replays: Sequence[Curves], title: str, top: int) 
     ax.set_yticks(middle, chosen)
     ax.invert_yaxis()
     ax.set_xlabel("share of all accelerator-seconds received (bars) and of the weights (|)")
-    ax.set_title(
-        f"{title}\nthe {len(chosen)} tenants that received the most, of {len(total)} tenants"
-    )
+    if len(chosen) < len(total):
+        which = f"the {len(chosen)} tenants that received the most, of {len(total)}"
+    else:
+        which = "every tenant" if len(total) > 1 else "the only tenant"
+    ax.set_title(f"{title}\n{which}: share of accelerator-seconds received and of weights")
     ax.grid(True, axis="x", alpha=0.3)
     _legend(ax)
     return fig
