@@ -264,8 +264,9 @@ def _check_plot_dir(directory: Path | None) -> None:
 
 
 def _inputs(args: argparse.Namespace, check_policies: Callable[[Pool], object]) -> _Inputs:
-    """Read and check every input (the policies through `check_policies(pool)`, before the
-    trace is read, as the figures' order of errors has always been)."""
+    """Read and check every input. The policies are checked by `check_policies(pool)` (they
+    need the pool's fair-share half-life) before the trace is read, so a bad policy is reported
+    without reading a large trace first."""
     load_factor = _load_factor(args.load_factor)
     if args.limit is not None and args.limit <= 0:
         raise InvalidField("--limit", "must be a positive number of jobs")
