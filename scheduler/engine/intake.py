@@ -66,6 +66,8 @@ class Intake:
         self._groups_by_combo: dict[tuple[str, Jurisdiction], list[int]] = {}
         for group in snapshot.index.groups:
             self._groups_by_combo.setdefault((group.model, group.zone), []).append(group.gid)
+        # money is checked: a gang is funded with one supplier at one price (see cycle.find)
+        self.one_group = snapshot.budgets is not None
         # a strategy that ranks by price after vouchers, when there is money to rank by
         self.money_aware = isinstance(strategy, Subsidised) and snapshot.budgets is not None
 
@@ -137,16 +139,17 @@ class Intake:
                 f" {', '.join(where)} (an approval could allow it)",
             )
         gang = job.gang
-        fits = [
-            (m, z) for m, z in in_zone if facts.max_workers(m, z, gang.per_worker) >= gang.workers
-        ]
+        # A funded gang bills one supplier at one price: it must fit in one capacity group.
+        most = facts.max_group_workers if self.one_group else facts.max_workers
+        fits = [(m, z) for m, z in in_zone if most(m, z, gang.per_worker) >= gang.workers]
         if not fits:
-            m, z = max(in_zone, key=lambda mz: facts.max_workers(mz[0], mz[1], gang.per_worker))
-            largest = facts.max_workers(m, z, gang.per_worker)
+            m, z = max(in_zone, key=lambda mz: most(mz[0], mz[1], gang.per_worker))
+            largest = most(m, z, gang.per_worker)
+            alone = " with one supplier at one price" if self.one_group else ""
             return Reason(
                 ReasonCode.GANG_TOO_LARGE,
                 f"{gang.workers}×{gang.per_worker} accelerators: the most workers of"
-                f" {gang.per_worker} any accepted model and zone can host is {largest}"
+                f" {gang.per_worker} any accepted model and zone can host{alone} is {largest}"
                 f" ({m} in {z})",
             )
         within = []

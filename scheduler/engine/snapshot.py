@@ -32,15 +32,25 @@ class PoolFacts:
     # every configured quota by (tenant, model), for lookups in the hot loop
     quotas: Mapping[tuple[str, str], FlavorQuota]
     cohorts: Mapping[str, tuple[Tenant, ...]]  # members by cohort
+    # node sizes of each capacity group (one owner at one price; keyed as `CapacityIndex`
+    # groups them) of every configured node, by (model, zone)
+    group_sizes: Mapping[tuple[str, Jurisdiction], tuple[tuple[int, ...], ...]] = field(
+        default_factory=dict
+    )
     _max_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
+    _max_group_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pool: Pool) -> PoolFacts:
         capacity: dict[str, int] = {}
         sizes: dict[tuple[str, Jurisdiction], list[int]] = {}
+        groups: dict[tuple[str, Jurisdiction], dict[tuple[str, str, str, int], list[int]]] = {}
         for node in pool.nodes.values():
             capacity[node.model] = capacity.get(node.model, 0) + node.accelerators
             sizes.setdefault((node.model, node.jurisdiction), []).append(node.accelerators)
+            group = (node.city.value, node.owner, node.price.currency.value, node.price.minor)
+            by_group = groups.setdefault((node.model, node.jurisdiction), {})
+            by_group.setdefault(group, []).append(node.accelerators)
         cohorts: dict[tuple[str, str], int] = {}
         quotas: dict[tuple[str, str], FlavorQuota] = {}
         for tenant in pool.tenants.values():
@@ -54,6 +64,9 @@ class PoolFacts:
             capacity_by_model=capacity,
             tflops_by_model={m.id: m.tflops_fp16 for m in pool.catalogue.values()},
             node_sizes={k: tuple(sorted(v)) for k, v in sizes.items()},
+            group_sizes={
+                k: tuple(tuple(sorted(v[g])) for g in sorted(v)) for k, v in groups.items()
+            },
             cohort_capacity=cohorts,
             quotas=quotas,
             cohorts={
@@ -69,6 +82,17 @@ class PoolFacts:
         if cached is None:
             cached = sum(size // per_worker for size in self.node_sizes.get((model, zone), ()))
             self._max_workers[key] = cached
+        return cached
+
+    def max_group_workers(self, model: str, zone: Jurisdiction, per_worker: int) -> int:
+        """The most workers of `per_worker` accelerators one capacity group of (model, zone)
+        could host if empty: the largest gang that can run with one supplier at one price."""
+        key = (model, zone, per_worker)
+        cached = self._max_group_workers.get(key)
+        if cached is None:
+            groups = self.group_sizes.get((model, zone), ())
+            cached = max((sum(s // per_worker for s in sizes) for sizes in groups), default=0)
+            self._max_group_workers[key] = cached
         return cached
 
     def fair_share(self, half_life_s: int) -> FairShare:
