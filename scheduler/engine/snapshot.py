@@ -16,6 +16,31 @@ from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import FairShare
 from scheduler.policy.service import ServiceHistory
 
+# What decides whether a job can ever run (see `engine.intake`): tenant, priority class, models,
+# data origin, approvals, workers, accelerators per worker.
+Shape = tuple[str, str, frozenset[str], Jurisdiction, tuple[str, ...], int, int]
+
+
+def shape_of(job: Job) -> Shape:
+    gang = job.gang
+    return (
+        job.tenant,
+        job.priority_class,
+        job.models,
+        job.data_origin,
+        job.approvals,
+        gang.workers,
+        gang.per_worker,
+    )
+
+
+def count_shapes(jobs: Iterable[Job]) -> dict[Shape, int]:
+    out: dict[Shape, int] = {}
+    for job in jobs:
+        shape = shape_of(job)
+        out[shape] = out.get(shape, 0) + 1
+    return out
+
 
 @dataclass(frozen=True)
 class PoolFacts:
@@ -39,6 +64,9 @@ class PoolFacts:
     )
     _max_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
     _max_group_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
+    # What cycles work out from the configuration alone and keep for the next cycle over the
+    # same pool (see `engine.intake.IntakeMemo`); never part of a decision's inputs.
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, pool: Pool) -> PoolFacts:
@@ -113,6 +141,8 @@ class Snapshot:
     its estimated cost can be reserved (else NO_FUNDS).
     service: attained service of jobs with ended attempts and tenants' finished run times
     (read only by the service-based policies, las and qssf; see policy.service).
+    shapes: how many pending jobs there are of each `Shape` (None: not counted), so a cycle can
+    tell whether any of them could be infeasible without looking at each job.
     """
 
     facts: PoolFacts
@@ -126,6 +156,7 @@ class Snapshot:
     approvals: Mapping[str, Approval]
     budgets: Budgets | None = None  # None: money is not checked
     service: ServiceHistory = field(default_factory=ServiceHistory)
+    shapes: Mapping[Shape, int] | None = None
 
     @property
     def pool(self) -> Pool:
@@ -167,6 +198,7 @@ class Snapshot:
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
             budgets=budgets,
             service=service if service is not None else ServiceHistory(),
+            shapes=count_shapes(ordered),
         )
 
 

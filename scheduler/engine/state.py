@@ -19,7 +19,7 @@ from scheduler.domain.residency import Approval
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
-from scheduler.engine.snapshot import PoolFacts, Snapshot
+from scheduler.engine.snapshot import PoolFacts, Shape, Snapshot, count_shapes, shape_of
 from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import accrue
 from scheduler.policy.service import ServiceHistory
@@ -39,6 +39,7 @@ class ClusterState:
         self.usage: dict[str, int] = dict(usage or {})
         self.approvals: dict[str, Approval] = dict(pool.approvals)
         self._pending_sorted = True  # dict order equals seq order unless a job was requeued
+        self._shapes: dict[Shape, int] = {}  # pending jobs by shape
         self._last_seq = -1
         self._queues: dict[str, tuple[Job, ...]] = {}
         self._dirty: set[str] = set()
@@ -72,7 +73,7 @@ class ClusterState:
     def submit(self, job: Job) -> None:
         if job.id in self.pending or job.id in self.running:
             raise InvalidField("job.id", f"job {job.id!r} is already known")
-        self.pending[job.id] = job
+        self._add_pending(job)
         if job.seq < self._last_seq:
             self._pending_sorted = False
         self._last_seq = max(self._last_seq, job.seq)
@@ -81,7 +82,7 @@ class ClusterState:
     def cancel(self, job_id: str, at: int | None = None) -> None:
         """Remove a pending job, or release a running one (at `at`, see `finish`); either way
         the job is over and its attained service forgotten."""
-        job = self.pending.pop(job_id, None)
+        job = self._pop_pending(job_id)
         if job is not None:
             self._dirty.add(job.tenant)
         else:
@@ -99,23 +100,25 @@ class ClusterState:
         for admission in result.admissions:
             if self.budgets is not None and admission.funding is not None:
                 self.budgets.take(admission.tenant, admission.funding, now)
-            job = self.pending.pop(admission.job_id)
+            job = self._pop_pending(admission.job_id)
+            if job is None:
+                raise KeyError(admission.job_id)
             self._dirty.add(job.tenant)
             self._take(RunningJob(job, admission.placement, now))
         for job_id in result.rejected:
-            rejected = self.pending.pop(job_id, None)
+            rejected = self._pop_pending(job_id)
             if rejected is not None:
                 self._dirty.add(rejected.tenant)
                 self.service.forget(job_id)
 
     def submit_requeued(self, job: Job) -> None:
-        self.pending[job.id] = job
+        self._add_pending(job)
         self._pending_sorted = False
         self._dirty.add(job.tenant)
 
     def start(self, running: RunningJob) -> None:
         """Record a job that holds capacity (recovery, tests)."""
-        self.pending.pop(running.id, None)
+        self._pop_pending(running.id)
         self._dirty.add(running.job.tenant)
         self._take(running)
 
@@ -182,6 +185,28 @@ class ClusterState:
         if self._accrued_at is None or now > self._accrued_at:
             self._accrued_at = now
 
+    def _add_pending(self, job: Job) -> None:
+        old = self.pending.get(job.id)
+        if old is not None:
+            self._uncount(old)
+        self.pending[job.id] = job
+        shape = shape_of(job)
+        self._shapes[shape] = self._shapes.get(shape, 0) + 1
+
+    def _pop_pending(self, job_id: str) -> Job | None:
+        job = self.pending.pop(job_id, None)
+        if job is not None:
+            self._uncount(job)
+        return job
+
+    def _uncount(self, job: Job) -> None:
+        shape = shape_of(job)
+        left = self._shapes[shape] - 1
+        if left:
+            self._shapes[shape] = left
+        else:
+            del self._shapes[shape]
+
     def _take(self, running: RunningJob) -> None:
         for node, count in running.placement.workers:
             n = self.index.nid[node]
@@ -231,8 +256,10 @@ class ClusterState:
             self._touched.clear()
         pending = tuple(self.pending.values())
         queues = self._queues.copy()
+        shapes = self._shapes.copy()
         if only is not None:
             pending = tuple(job for job in pending if job.id in only)
+            shapes = count_shapes(pending)
             tenants = {job.tenant for job in pending}
             queues = {
                 tenant: tuple(job for job in queues[tenant] if job.id in only) for tenant in tenants
@@ -249,4 +276,5 @@ class ClusterState:
             approvals=self.approvals,
             budgets=self.budgets,
             service=self.service,
+            shapes=shapes,
         )
