@@ -21,7 +21,7 @@ from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
 from scheduler.engine.snapshot import PoolFacts, Shape, Snapshot, count_shapes, shape_of
 from scheduler.ledger.budgets import Budgets
-from scheduler.policy.fairshare import accrue
+from scheduler.policy.fairshare import accrue, accrue_rates
 from scheduler.policy.service import ServiceHistory
 
 _priority = operator.attrgetter("priority")
@@ -40,6 +40,8 @@ class ClusterState:
         self.approvals: dict[str, Approval] = dict(pool.approvals)
         self._pending_sorted = True  # dict order equals seq order unless a job was requeued
         self._shapes: dict[Shape, int] = {}  # pending jobs by shape
+        # TFLOPS each tenant's running jobs hold (Σ accelerators × model TFLOPS), for fair share
+        self._rates: dict[str, int] = {}
         self._last_seq = -1
         self._queues: dict[str, tuple[Job, ...]] = {}
         self._dirty: set[str] = set()
@@ -175,13 +177,15 @@ class ClusterState:
         """Bring fair-share usage up to `now`: old usage decays, running jobs add their
         TFLOP-seconds since the last call (the first call only sets the starting point)."""
         if self._accrued_at is not None and now > self._accrued_at:
-            self.usage = accrue(
-                self.usage,
-                self.running.values(),
-                self.facts.tflops_by_model,
-                now - self._accrued_at,
-                half_life_s,
-            )
+            elapsed = now - self._accrued_at
+            usage = self.usage
+            if sum(1 for t, rate in self._rates.items() if rate and t not in usage) > 1:
+                # tenants new to `usage` join it in the order of the running jobs
+                self.usage = accrue(
+                    usage, self.running.values(), self.facts.tflops_by_model, elapsed, half_life_s
+                )
+            else:
+                self.usage = accrue_rates(usage, self._rates, elapsed, half_life_s)
         if self._accrued_at is None or now > self._accrued_at:
             self._accrued_at = now
 
@@ -217,12 +221,17 @@ class ClusterState:
         self.running_index.add(running)
 
     def _count(self, running: RunningJob, sign: int) -> None:
-        key = (running.job.tenant, running.placement.model)
-        left = self.used.get(key, 0) + sign * running.placement.accelerators
+        tenant = running.job.tenant
+        model = running.placement.model
+        accelerators = running.placement.accelerators
+        key = (tenant, model)
+        left = self.used.get(key, 0) + sign * accelerators
         if left:
             self.used[key] = left
         else:
             self.used.pop(key, None)
+        rate = accelerators * self.facts.tflops_by_model.get(model, 0)
+        self._rates[tenant] = self._rates.get(tenant, 0) + sign * rate
 
     # ------------------------------------------------------------ reading
     def snapshot(self, only: Collection[str] | None = None) -> Snapshot:
