@@ -9,7 +9,7 @@ and only the tenant queues that changed are re-sorted.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, RunningJob
@@ -25,6 +25,54 @@ from scheduler.policy.fairshare import accrue, accrue_rates
 from scheduler.policy.service import ServiceHistory
 
 _priority = operator.attrgetter("priority")
+
+
+class TenantQueues(Mapping[str, tuple[Job, ...]]):
+    """Pending jobs per tenant, by (priority descending, seq): `base` with the queues of the
+    tenants in `stale` rebuilt from `pending` (in seq order), worked out on first read."""
+
+    __slots__ = ("_base", "_pending", "_stale", "worked_out")
+
+    def __init__(
+        self,
+        base: dict[str, tuple[Job, ...]],
+        stale: frozenset[str],
+        pending: tuple[Job, ...],
+    ) -> None:
+        self._base = base  # never changed: replaced whole by the state
+        self._stale = stale
+        self._pending = pending
+        self.worked_out: dict[str, tuple[Job, ...]] | None = None
+
+    def _queues(self) -> dict[str, tuple[Job, ...]]:
+        queues = self.worked_out
+        if queues is None:
+            queues = dict(self._base)
+            if self._stale:
+                by_tenant: dict[str, list[Job]] = {t: [] for t in self._stale}
+                for job in self._pending:
+                    rows = by_tenant.get(job.tenant)
+                    if rows is not None:
+                        rows.append(job)
+                for tenant, rows in by_tenant.items():
+                    if rows:
+                        # `pending` is in seq order and the sort is stable: by priority alone
+                        # (a C key) gives `queue_key`'s order without a Python call per job.
+                        rows.sort(key=_priority, reverse=True)
+                        queues[tenant] = tuple(rows)
+                    else:
+                        queues.pop(tenant, None)
+            self.worked_out = queues
+        return queues
+
+    def __getitem__(self, tenant: str) -> tuple[Job, ...]:
+        return self._queues()[tenant]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._queues())
+
+    def __len__(self) -> int:
+        return len(self._queues())
 
 
 class ClusterState:
@@ -43,8 +91,10 @@ class ClusterState:
         # TFLOPS each tenant's running jobs hold (Σ accelerators × model TFLOPS), for fair share
         self._rates: dict[str, int] = {}
         self._last_seq = -1
-        self._queues: dict[str, tuple[Job, ...]] = {}
-        self._dirty: set[str] = set()
+        self._queues: dict[str, tuple[Job, ...]] = {}  # worked out as of some snapshot
+        self._stale: set[str] = set()  # tenants changed between that snapshot and the last
+        self._lazy: TenantQueues | None = None  # the last snapshot's queues
+        self._dirty: set[str] = set()  # tenants changed since the last snapshot
         self._touched: set[int] = set()
         self._accrued_at: int | None = None
         self.budgets: Budgets | None = None  # capacity groups changed since the last snapshot
@@ -245,26 +295,21 @@ class ClusterState:
         if not self._pending_sorted:
             self.pending = dict(sorted(self.pending.items(), key=lambda kv: kv[1].seq))
             self._pending_sorted = True
-        if self._dirty:
-            by_tenant: dict[str, list[Job]] = {t: [] for t in self._dirty}
-            for job in self.pending.values():
-                rows = by_tenant.get(job.tenant)
-                if rows is not None:
-                    rows.append(job)
-            for tenant, rows in by_tenant.items():
-                if rows:
-                    # `pending` is in seq order and the sort is stable: by priority alone (a C
-                    # key) gives `queue_key`'s order without a Python call per job.
-                    rows.sort(key=_priority, reverse=True)
-                    self._queues[tenant] = tuple(rows)
-                else:
-                    self._queues.pop(tenant, None)
-            self._dirty.clear()
+        # Tenants' queues are worked out when a cycle first reads them (arrival-order policies
+        # never do), from the last queues worked out and the tenants changed since.
+        last = self._lazy
+        if last is not None and last.worked_out is not None:
+            self._queues = last.worked_out
+            self._stale = set(self._dirty)
+        else:
+            self._stale |= self._dirty
+        self._dirty.clear()
         if self._touched:  # same node order as an index built from scratch
             self.index.canonicalize(sorted(self._touched))
             self._touched.clear()
         pending = tuple(self.pending.values())
-        queues = self._queues.copy()
+        self._lazy = TenantQueues(self._queues, frozenset(self._stale), pending)
+        queues: Mapping[str, tuple[Job, ...]] = self._lazy
         shapes = self._shapes.copy()
         if only is not None:
             pending = tuple(job for job in pending if job.id in only)

@@ -14,7 +14,7 @@ from scheduler.domain.pool import Pool
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.invariants import violations
-from scheduler.engine.snapshot import Snapshot
+from scheduler.engine.snapshot import Snapshot, tenant_queues
 from scheduler.engine.state import ClusterState
 from scheduler.policy.fairshare import accrue
 from scheduler.policy.registry import Policy, resolve_policy
@@ -198,3 +198,33 @@ def test_fair_share_usage_accrues_exactly_as_from_the_running_jobs() -> None:
             state.submit(replace(job, seq=job.seq + 10 * step))
         state.apply(run_cycle(state.snapshot(), policy, now), now)
     assert set(state.usage) == {"lab", "pcl", "sme"}
+
+
+def test_tenant_queues_unread_by_some_cycles_are_still_right_when_read() -> None:
+    """Queues are worked out when first read: snapshots nobody read in between (fifo's cycles)
+    leave the next one right, and a snapshot read late still shows its own moment."""
+    fifo = resolve_policy("fifo")
+    state = ClusterState(POOL)
+    for job in jobs(("p1", "pcl", 1, 8, "low"), ("s1", "sme", 1, 8, "standard")):
+        state.submit(job)
+    first = state.snapshot()
+    state.apply(run_cycle(first, fifo, 0), 0)
+    moments = [first]
+    for step in range(3):
+        for job in jobs(
+            (f"l{step}", "lab", 2, 8, "high"),
+            (f"p{step}x", "pcl", 1, 4, "standard"),
+            (f"s{step}x", "sme", 4, 8, "low"),
+        ):
+            state.submit(replace(job, seq=job.seq + 100 * (step + 1)))
+        if step == 1:
+            state.submit_requeued(state.finish(sorted(state.running)[0], 10).job)
+        snapshot = state.snapshot()
+        moments.append(snapshot)
+        state.apply(run_cycle(snapshot, fifo, 10 * step), 10 * step)
+        if step == 1:  # read one in the middle: the next builds on it
+            assert dict(snapshot.queues) == tenant_queues(snapshot.pending)
+    last = state.snapshot()
+    assert dict(last.queues) == tenant_queues(last.pending)
+    for moment in moments:
+        assert dict(moment.queues) == tenant_queues(moment.pending)
