@@ -154,7 +154,7 @@ class _Cycle:
             return
         head_key = self.policy.queue.head_key
         heap: list[tuple[tuple[int, ...], str, int]] = []
-        queues = self.snap.queues
+        queues = dict(self.snap.queues)  # one lookup per job below, from a plain dict
         for tenant, queue in queues.items():
             if queue:
                 heap.append((head_key(queue[0], self.share(tenant)), tenant, 0))
