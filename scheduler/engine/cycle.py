@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from scheduler.domain.jobs import Job, Placement, RunningJob
 from scheduler.domain.money import Money, accelerator_seconds_cost
-from scheduler.engine.decisions import Admission, CycleResult, Preemption
+from scheduler.engine.decisions import Admission, CycleResult, PendingReasons, Preemption
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.intake import Intake, JobPlan
 from scheduler.engine.placement import Candidates, find_gang, find_single
@@ -73,6 +73,7 @@ class _Cycle:
         self.room_reasons: dict[tuple[int, int, int], Reason] = {}  # NO_CAPACITY words by shape
         self.unfunded: dict[tuple[object, ...], Reason] = {}  # NO_FUNDS refusals, see `fund`
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
+        self.blocked_run: Sequence[Job] = ()  # strict FIFO: the jobs decided as one run behind it
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
         self.reservation_tries = 0
         self.started: list[tuple[Job, Placement]] = []  # admitted this cycle
@@ -86,6 +87,9 @@ class _Cycle:
     # ---------------------------------------------------------------- the cycle
     def run(self) -> CycleResult:
         considered = 0
+        queue = self.policy.queue
+        # strict FIFO: once the head blocks, every later job that can run at all waits behind it
+        strict_arrival = queue.arrival_order and queue.discipline is Discipline.STRICT
         for job in self.ordered():  # 1. order
             considered += 1
             plan = self.intake.plan(job)  # 2. intake
@@ -114,15 +118,31 @@ class _Cycle:
             if self.may_preempt() and self.preempt(job, plan):  # 5. preempt
                 continue
             self.decide_pending(job, plan, reason)  # 6. decide
+            if strict_arrival and self.blocked_by is not None and self.block_rest(considered):
+                considered = len(self.snap.pending)
+                break
+        pending: Mapping[str, Reason] = self.pending
+        if self.blocked_run:
+            pending = PendingReasons(self.pending, self.blocked_run, self.blocked_by)
         return CycleResult(
             now=self.now,
             policy=self.policy.name,
             admissions=tuple(self.admissions),
             preemptions=tuple(self.preemptions),
-            pending=self.pending,
+            pending=pending,
             rejected=self.rejected,
             considered=considered,
         )
+
+    def block_rest(self, start: int) -> bool:
+        """Strict FIFO, the head (at `start` - 1 in arrival order) just blocked: if no pending job
+        can be infeasible (judged once per job shape, not per job), every job after it waits
+        behind it, decided as one run. False: some may be infeasible, look at each."""
+        shapes = self.snap.shapes
+        if shapes is None or self.intake.infeasible(shapes):
+            return False
+        self.blocked_run = self.snap.pending[start:]
+        return True
 
     # ---------------------------------------------------------------- 1. order
     def ordered(self) -> Iterator[Job]:
@@ -134,7 +154,7 @@ class _Cycle:
             return
         head_key = self.policy.queue.head_key
         heap: list[tuple[tuple[int, ...], str, int]] = []
-        queues = self.snap.queues
+        queues = dict(self.snap.queues)  # one lookup per job below, from a plain dict
         for tenant, queue in queues.items():
             if queue:
                 heap.append((head_key(queue[0], self.share(tenant)), tenant, 0))

@@ -51,10 +51,15 @@ class QuotaState:
     def of_used(cls, facts: PoolFacts, used: Mapping[tuple[str, str], int]) -> QuotaState:
         state = cls(facts)
         tenants = facts.pool.tenants
-        for (tenant_id, model), count in used.items():
-            tenant = tenants.get(tenant_id)
-            if tenant is not None and count:
-                state.charge(tenant, model, count)
+        held = state.used
+        for key, count in used.items():
+            tenant = tenants.get(key[0])
+            if tenant is None or not count:
+                continue
+            if tenant.cohort is None or tenant.quotas is None:  # `_add` without cohort draws
+                held[key] = held.get(key, 0) + count
+            else:
+                state._add(tenant, key[1], count)
         return state
 
     def copy(self) -> QuotaState:

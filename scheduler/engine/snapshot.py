@@ -16,6 +16,31 @@ from scheduler.ledger.budgets import Budgets
 from scheduler.policy.fairshare import FairShare
 from scheduler.policy.service import ServiceHistory
 
+# What decides whether a job can ever run (see `engine.intake`): tenant, priority class, models,
+# data origin, approvals, workers, accelerators per worker.
+Shape = tuple[str, str, frozenset[str], Jurisdiction, tuple[str, ...], int, int]
+
+
+def shape_of(job: Job) -> Shape:
+    gang = job.gang
+    return (
+        job.tenant,
+        job.priority_class,
+        job.models,
+        job.data_origin,
+        job.approvals,
+        gang.workers,
+        gang.per_worker,
+    )
+
+
+def count_shapes(jobs: Iterable[Job]) -> dict[Shape, int]:
+    out: dict[Shape, int] = {}
+    for job in jobs:
+        shape = shape_of(job)
+        out[shape] = out.get(shape, 0) + 1
+    return out
+
 
 @dataclass(frozen=True)
 class PoolFacts:
@@ -32,15 +57,28 @@ class PoolFacts:
     # every configured quota by (tenant, model), for lookups in the hot loop
     quotas: Mapping[tuple[str, str], FlavorQuota]
     cohorts: Mapping[str, tuple[Tenant, ...]]  # members by cohort
+    # node sizes of each capacity group (one owner at one price; keyed as `CapacityIndex`
+    # groups them) of every configured node, by (model, zone)
+    group_sizes: Mapping[tuple[str, Jurisdiction], tuple[tuple[int, ...], ...]] = field(
+        default_factory=dict
+    )
     _max_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
+    _max_group_workers: dict[tuple[str, Jurisdiction, int], int] = field(default_factory=dict)
+    # What cycles work out from the configuration alone and keep for the next cycle over the
+    # same pool (see `engine.intake.IntakeMemo`); never part of a decision's inputs.
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, pool: Pool) -> PoolFacts:
         capacity: dict[str, int] = {}
         sizes: dict[tuple[str, Jurisdiction], list[int]] = {}
+        groups: dict[tuple[str, Jurisdiction], dict[tuple[str, str, str, int], list[int]]] = {}
         for node in pool.nodes.values():
             capacity[node.model] = capacity.get(node.model, 0) + node.accelerators
             sizes.setdefault((node.model, node.jurisdiction), []).append(node.accelerators)
+            group = (node.city.value, node.owner, node.price.currency.value, node.price.minor)
+            by_group = groups.setdefault((node.model, node.jurisdiction), {})
+            by_group.setdefault(group, []).append(node.accelerators)
         cohorts: dict[tuple[str, str], int] = {}
         quotas: dict[tuple[str, str], FlavorQuota] = {}
         for tenant in pool.tenants.values():
@@ -54,6 +92,9 @@ class PoolFacts:
             capacity_by_model=capacity,
             tflops_by_model={m.id: m.tflops_fp16 for m in pool.catalogue.values()},
             node_sizes={k: tuple(sorted(v)) for k, v in sizes.items()},
+            group_sizes={
+                k: tuple(tuple(sorted(v[g])) for g in sorted(v)) for k, v in groups.items()
+            },
             cohort_capacity=cohorts,
             quotas=quotas,
             cohorts={
@@ -69,6 +110,17 @@ class PoolFacts:
         if cached is None:
             cached = sum(size // per_worker for size in self.node_sizes.get((model, zone), ()))
             self._max_workers[key] = cached
+        return cached
+
+    def max_group_workers(self, model: str, zone: Jurisdiction, per_worker: int) -> int:
+        """The most workers of `per_worker` accelerators one capacity group of (model, zone)
+        could host if empty: the largest gang that can run with one supplier at one price."""
+        key = (model, zone, per_worker)
+        cached = self._max_group_workers.get(key)
+        if cached is None:
+            groups = self.group_sizes.get((model, zone), ())
+            cached = max((sum(s // per_worker for s in sizes) for sizes in groups), default=0)
+            self._max_group_workers[key] = cached
         return cached
 
     def fair_share(self, half_life_s: int) -> FairShare:
@@ -89,6 +141,8 @@ class Snapshot:
     its estimated cost can be reserved (else NO_FUNDS).
     service: attained service of jobs with ended attempts and tenants' finished run times
     (read only by the service-based policies, las and qssf; see policy.service).
+    shapes: how many pending jobs there are of each `Shape` (None: not counted), so a cycle can
+    tell whether any of them could be infeasible without looking at each job.
     """
 
     facts: PoolFacts
@@ -102,6 +156,7 @@ class Snapshot:
     approvals: Mapping[str, Approval]
     budgets: Budgets | None = None  # None: money is not checked
     service: ServiceHistory = field(default_factory=ServiceHistory)
+    shapes: Mapping[Shape, int] | None = None
 
     @property
     def pool(self) -> Pool:
@@ -143,6 +198,7 @@ class Snapshot:
             approvals=dict(facts.pool.approvals if approvals is None else approvals),
             budgets=budgets,
             service=service if service is not None else ServiceHistory(),
+            shapes=count_shapes(ordered),
         )
 
 

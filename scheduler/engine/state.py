@@ -9,7 +9,7 @@ and only the tenant queues that changed are re-sorted.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, RunningJob
@@ -19,12 +19,60 @@ from scheduler.domain.residency import Approval
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.index import CapacityIndex
 from scheduler.engine.running_index import RunningIndex
-from scheduler.engine.snapshot import PoolFacts, Snapshot
+from scheduler.engine.snapshot import PoolFacts, Shape, Snapshot, count_shapes, shape_of
 from scheduler.ledger.budgets import Budgets
-from scheduler.policy.fairshare import accrue
+from scheduler.policy.fairshare import accrue, accrue_rates
 from scheduler.policy.service import ServiceHistory
 
 _priority = operator.attrgetter("priority")
+
+
+class TenantQueues(Mapping[str, tuple[Job, ...]]):
+    """Pending jobs per tenant, by (priority descending, seq): `base` with the queues of the
+    tenants in `stale` rebuilt from `pending` (in seq order), worked out on first read."""
+
+    __slots__ = ("_base", "_pending", "_stale", "worked_out")
+
+    def __init__(
+        self,
+        base: dict[str, tuple[Job, ...]],
+        stale: frozenset[str],
+        pending: tuple[Job, ...],
+    ) -> None:
+        self._base = base  # never changed: replaced whole by the state
+        self._stale = stale
+        self._pending = pending
+        self.worked_out: dict[str, tuple[Job, ...]] | None = None
+
+    def _queues(self) -> dict[str, tuple[Job, ...]]:
+        queues = self.worked_out
+        if queues is None:
+            queues = dict(self._base)
+            if self._stale:
+                by_tenant: dict[str, list[Job]] = {t: [] for t in self._stale}
+                for job in self._pending:
+                    rows = by_tenant.get(job.tenant)
+                    if rows is not None:
+                        rows.append(job)
+                for tenant, rows in by_tenant.items():
+                    if rows:
+                        # `pending` is in seq order and the sort is stable: by priority alone
+                        # (a C key) gives `queue_key`'s order without a Python call per job.
+                        rows.sort(key=_priority, reverse=True)
+                        queues[tenant] = tuple(rows)
+                    else:
+                        queues.pop(tenant, None)
+            self.worked_out = queues
+        return queues
+
+    def __getitem__(self, tenant: str) -> tuple[Job, ...]:
+        return self._queues()[tenant]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._queues())
+
+    def __len__(self) -> int:
+        return len(self._queues())
 
 
 class ClusterState:
@@ -39,9 +87,14 @@ class ClusterState:
         self.usage: dict[str, int] = dict(usage or {})
         self.approvals: dict[str, Approval] = dict(pool.approvals)
         self._pending_sorted = True  # dict order equals seq order unless a job was requeued
+        self._shapes: dict[Shape, int] = {}  # pending jobs by shape
+        # TFLOPS each tenant's running jobs hold (Σ accelerators × model TFLOPS), for fair share
+        self._rates: dict[str, int] = {}
         self._last_seq = -1
-        self._queues: dict[str, tuple[Job, ...]] = {}
-        self._dirty: set[str] = set()
+        self._queues: dict[str, tuple[Job, ...]] = {}  # worked out as of some snapshot
+        self._stale: set[str] = set()  # tenants changed between that snapshot and the last
+        self._lazy: TenantQueues | None = None  # the last snapshot's queues
+        self._dirty: set[str] = set()  # tenants changed since the last snapshot
         self._touched: set[int] = set()
         self._accrued_at: int | None = None
         self.budgets: Budgets | None = None  # capacity groups changed since the last snapshot
@@ -72,7 +125,7 @@ class ClusterState:
     def submit(self, job: Job) -> None:
         if job.id in self.pending or job.id in self.running:
             raise InvalidField("job.id", f"job {job.id!r} is already known")
-        self.pending[job.id] = job
+        self._add_pending(job)
         if job.seq < self._last_seq:
             self._pending_sorted = False
         self._last_seq = max(self._last_seq, job.seq)
@@ -81,7 +134,7 @@ class ClusterState:
     def cancel(self, job_id: str, at: int | None = None) -> None:
         """Remove a pending job, or release a running one (at `at`, see `finish`); either way
         the job is over and its attained service forgotten."""
-        job = self.pending.pop(job_id, None)
+        job = self._pop_pending(job_id)
         if job is not None:
             self._dirty.add(job.tenant)
         else:
@@ -99,23 +152,25 @@ class ClusterState:
         for admission in result.admissions:
             if self.budgets is not None and admission.funding is not None:
                 self.budgets.take(admission.tenant, admission.funding, now)
-            job = self.pending.pop(admission.job_id)
+            job = self._pop_pending(admission.job_id)
+            if job is None:
+                raise KeyError(admission.job_id)
             self._dirty.add(job.tenant)
             self._take(RunningJob(job, admission.placement, now))
         for job_id in result.rejected:
-            rejected = self.pending.pop(job_id, None)
+            rejected = self._pop_pending(job_id)
             if rejected is not None:
                 self._dirty.add(rejected.tenant)
                 self.service.forget(job_id)
 
     def submit_requeued(self, job: Job) -> None:
-        self.pending[job.id] = job
+        self._add_pending(job)
         self._pending_sorted = False
         self._dirty.add(job.tenant)
 
     def start(self, running: RunningJob) -> None:
         """Record a job that holds capacity (recovery, tests)."""
-        self.pending.pop(running.id, None)
+        self._pop_pending(running.id)
         self._dirty.add(running.job.tenant)
         self._take(running)
 
@@ -172,15 +227,39 @@ class ClusterState:
         """Bring fair-share usage up to `now`: old usage decays, running jobs add their
         TFLOP-seconds since the last call (the first call only sets the starting point)."""
         if self._accrued_at is not None and now > self._accrued_at:
-            self.usage = accrue(
-                self.usage,
-                self.running.values(),
-                self.facts.tflops_by_model,
-                now - self._accrued_at,
-                half_life_s,
-            )
+            elapsed = now - self._accrued_at
+            usage = self.usage
+            if sum(1 for t, rate in self._rates.items() if rate and t not in usage) > 1:
+                # tenants new to `usage` join it in the order of the running jobs
+                self.usage = accrue(
+                    usage, self.running.values(), self.facts.tflops_by_model, elapsed, half_life_s
+                )
+            else:
+                self.usage = accrue_rates(usage, self._rates, elapsed, half_life_s)
         if self._accrued_at is None or now > self._accrued_at:
             self._accrued_at = now
+
+    def _add_pending(self, job: Job) -> None:
+        old = self.pending.get(job.id)
+        if old is not None:
+            self._uncount(old)
+        self.pending[job.id] = job
+        shape = shape_of(job)
+        self._shapes[shape] = self._shapes.get(shape, 0) + 1
+
+    def _pop_pending(self, job_id: str) -> Job | None:
+        job = self.pending.pop(job_id, None)
+        if job is not None:
+            self._uncount(job)
+        return job
+
+    def _uncount(self, job: Job) -> None:
+        shape = shape_of(job)
+        left = self._shapes[shape] - 1
+        if left:
+            self._shapes[shape] = left
+        else:
+            del self._shapes[shape]
 
     def _take(self, running: RunningJob) -> None:
         for node, count in running.placement.workers:
@@ -192,12 +271,17 @@ class ClusterState:
         self.running_index.add(running)
 
     def _count(self, running: RunningJob, sign: int) -> None:
-        key = (running.job.tenant, running.placement.model)
-        left = self.used.get(key, 0) + sign * running.placement.accelerators
+        tenant = running.job.tenant
+        model = running.placement.model
+        accelerators = running.placement.accelerators
+        key = (tenant, model)
+        left = self.used.get(key, 0) + sign * accelerators
         if left:
             self.used[key] = left
         else:
             self.used.pop(key, None)
+        rate = accelerators * self.facts.tflops_by_model.get(model, 0)
+        self._rates[tenant] = self._rates.get(tenant, 0) + sign * rate
 
     # ------------------------------------------------------------ reading
     def snapshot(self, only: Collection[str] | None = None) -> Snapshot:
@@ -211,28 +295,25 @@ class ClusterState:
         if not self._pending_sorted:
             self.pending = dict(sorted(self.pending.items(), key=lambda kv: kv[1].seq))
             self._pending_sorted = True
-        if self._dirty:
-            by_tenant: dict[str, list[Job]] = {t: [] for t in self._dirty}
-            for job in self.pending.values():
-                rows = by_tenant.get(job.tenant)
-                if rows is not None:
-                    rows.append(job)
-            for tenant, rows in by_tenant.items():
-                if rows:
-                    # `pending` is in seq order and the sort is stable: by priority alone (a C
-                    # key) gives `queue_key`'s order without a Python call per job.
-                    rows.sort(key=_priority, reverse=True)
-                    self._queues[tenant] = tuple(rows)
-                else:
-                    self._queues.pop(tenant, None)
-            self._dirty.clear()
+        # Tenants' queues are worked out when a cycle first reads them (arrival-order policies
+        # never do), from the last queues worked out and the tenants changed since.
+        last = self._lazy
+        if last is not None and last.worked_out is not None:
+            self._queues = last.worked_out
+            self._stale = set(self._dirty)
+        else:
+            self._stale |= self._dirty
+        self._dirty.clear()
         if self._touched:  # same node order as an index built from scratch
             self.index.canonicalize(sorted(self._touched))
             self._touched.clear()
         pending = tuple(self.pending.values())
-        queues = self._queues.copy()
+        self._lazy = TenantQueues(self._queues, frozenset(self._stale), pending)
+        queues: Mapping[str, tuple[Job, ...]] = self._lazy
+        shapes = self._shapes.copy()
         if only is not None:
             pending = tuple(job for job in pending if job.id in only)
+            shapes = count_shapes(pending)
             tenants = {job.tenant for job in pending}
             queues = {
                 tenant: tuple(job for job in queues[tenant] if job.id in only) for tenant in tenants
@@ -249,4 +330,5 @@ class ClusterState:
             approvals=self.approvals,
             budgets=self.budgets,
             service=self.service,
+            shapes=shapes,
         )

@@ -1,7 +1,8 @@
 """A deterministic executor driven only by a `Clock`: tests and the simulator.
 
 An attempt starts `start_delay_s` after its launch, reports progress at 25, 50 and 75 % of its
-runtime, a checkpoint every `job.checkpoint_interval_s` (when set), and finishes at its runtime.
+runtime (unless made with `progress=False`: the simulator reads none), a checkpoint every
+`job.checkpoint_interval_s` (when set), and finishes at its runtime.
 Test hooks script the rest of life: `fail`, `lose_node`, `hang`. No threads, no sleeping, no
 randomness: the same calls at the same clock readings give the same events.
 """
@@ -41,18 +42,30 @@ class _Attempt:
 
 
 class FakeExecutor(Executor):
-    """`runtime(job)` says how many seconds an attempt of the job runs once started (at least 1).
+    """`runtime(job)` says how many seconds an attempt of the job runs once started (at least 1);
+    or, given instead as `placed_runtime(job, placement)`, also sees where the attempt runs.
+    `progress=False`: no progress reports (checkpoints and the rest of life are unchanged).
 
     Events are computed lazily from the clock: every call first catches up with `clock.now()`,
     so an event "happens" at its planned time whether or not anyone polled then."""
 
     def __init__(
-        self, clock: Clock, runtime: Callable[[Job], int], *, start_delay_s: int = 0
+        self,
+        clock: Clock,
+        runtime: Callable[[Job], int] | None = None,
+        *,
+        start_delay_s: int = 0,
+        placed_runtime: Callable[[Job, Placement], int] | None = None,
+        progress: bool = True,
     ) -> None:
         if start_delay_s < 0:
             raise InvalidField("start_delay_s", f"must not be negative, got {start_delay_s}")
+        if (runtime is None) == (placed_runtime is None):
+            raise InvalidField("runtime", "give exactly one of runtime and placed_runtime")
         self._clock = clock
         self._runtime = runtime
+        self._placed_runtime = placed_runtime
+        self._progress = progress
         self._start_delay_s = start_delay_s
         self._live: dict[str, _Attempt] = {}
         # Highest attempt ever launched per job: makes launch idempotent and refuses stale ones.
@@ -78,14 +91,19 @@ class FakeExecutor(Executor):
         running = self._live.get(job.id)
         if running is not None:
             raise AttemptConflict(job.id, attempt, f"attempt {running.attempt} still runs")
-        runtime = self._runtime(job)
+        if self._runtime is not None:
+            runtime = self._runtime(job)
+        else:
+            assert self._placed_runtime is not None
+            runtime = self._placed_runtime(job, placement)
         if runtime < 1:
             raise InvalidField(f"runtime({job.id})", f"must be at least 1 second, got {runtime}")
         start = self._clock.now() + self._start_delay_s
         self._launched[job.id] = attempt
         self._launches += 1
         self._order[job.id] = self._launches
-        live = _Attempt(job.id, attempt, placement, _plan(job, attempt, start, runtime))
+        plan = _plan(job, attempt, start, runtime, self._progress)
+        live = _Attempt(job.id, attempt, placement, plan)
         self._live[job.id] = live
         self._schedule(live)
 
@@ -196,10 +214,12 @@ class FakeExecutor(Executor):
         del self._live[live.job_id]
 
 
-def _plan(job: Job, attempt: int, start: int, runtime: int) -> list[ExecutorEvent]:
+def _plan(
+    job: Job, attempt: int, start: int, runtime: int, progress: bool = True
+) -> list[ExecutorEvent]:
     """The attempt's life if nothing interrupts it, in the order it happens."""
     events = [ExecutorEvent(EventKind.STARTED, job.id, attempt, start)]
-    for percent in _PROGRESS_PERCENT:
+    for percent in _PROGRESS_PERCENT if progress else ():
         at = start + runtime * percent // 100
         events.append(ExecutorEvent(EventKind.PROGRESS, job.id, attempt, at, percent * 100))
     interval = job.checkpoint_interval_s

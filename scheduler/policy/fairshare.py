@@ -36,10 +36,34 @@ def accrue(
     half_life_s: int,
 ) -> dict[str, int]:
     """Usage after `elapsed_s` more seconds: old usage decays, running jobs add TFLOP-seconds."""
-    out = {tenant: decay(value, elapsed_s, half_life_s) for tenant, value in usage.items()}
+    out = decay_all(usage, elapsed_s, half_life_s)
     for job in running:
         add = job.placement.accelerators * tflops_by_model[job.placement.model] * elapsed_s
         out[job.job.tenant] = out.get(job.job.tenant, 0) + add
+    return out
+
+
+def decay_all(usage: Mapping[str, int], elapsed_s: int, half_life_s: int) -> dict[str, int]:
+    """`decay` of every tenant's usage (the decay factor worked out once)."""
+    if elapsed_s <= 0:
+        return dict(usage)
+    factor = math.pow(0.5, elapsed_s / half_life_s)
+    return {tenant: round(value * factor) if value else value for tenant, value in usage.items()}
+
+
+def accrue_rates(
+    usage: Mapping[str, int],
+    rates: Mapping[str, int],
+    elapsed_s: int,
+    half_life_s: int,
+) -> dict[str, int]:
+    """`accrue` from each tenant's running TFLOPS (Σ accelerators × model TFLOPS over its
+    running jobs) instead of the jobs: the same figures. Tenants new to `usage` are added in the
+    order of `rates`."""
+    out = decay_all(usage, elapsed_s, half_life_s)
+    for tenant, rate in rates.items():
+        if rate:
+            out[tenant] = out.get(tenant, 0) + rate * elapsed_s
     return out
 
 

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -45,7 +45,7 @@ from scheduler.domain.requests import JobRequest, Resolved, resolve, resolved_jo
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import Tenant
 from scheduler.engine.cycle import run_cycle
-from scheduler.engine.decisions import Admission, CycleResult
+from scheduler.engine.decisions import Admission, CycleResult, PendingReasons
 from scheduler.engine.reasons import Reason
 from scheduler.engine.state import ClusterState
 from scheduler.executor.base import EventKind, Executor, ExecutorEvent, StopReason
@@ -222,6 +222,10 @@ class Coordinator:
         self.state = ClusterState(pool)
         self.records: dict[str, JobRecord] = {}  # every active job
         self.reasons: dict[str, Reason] = {}  # why each queued job waits, as of the last cycle
+        # ... but for the jobs the last cycle decided as one run behind a blocked head (strict
+        # FIFO), kept as that run rather than an entry per job (see `pending_reason`)
+        self._blocked: PendingReasons | None = None
+        self._cycled_all = True  # the last cycle looked at every queued job
         # Numbers are taken at validation, on the submitter's thread; `next` on a count is
         # atomic, so concurrent submitters never share one (a refused batch leaves a gap).
         self._numbers = itertools.count(store.last_job_seq() + 1)
@@ -673,6 +677,11 @@ class Coordinator:
 
     def pending_reason(self, job_id: str) -> Reason | None:
         """Why a queued job waits, as the last cycle saw it (None before its first cycle)."""
+        blocked = self._blocked
+        if blocked is not None and job_id in self.state.pending:
+            reason = blocked.blocked_reason(job_id)  # the run is newer than any entry
+            if reason is not None:
+                return reason
         return self.reasons.get(job_id)
 
     def job_money(self, job_id: str) -> tuple[MoneySoFar, ...]:
@@ -821,6 +830,7 @@ class Coordinator:
             else None
         )
         self._new_ids = set()
+        self._cycled_all = only is None
         self._changed = self._arrivals = False
         self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
@@ -942,10 +952,25 @@ class Coordinator:
             writes.event(
                 ek.REJECTED, record.job, reason_code=str(reason.code), reason=reason.message
             )
-        self.reasons.update(result.pending)
+        self._remember_reasons(result.pending)
         if len(admitted) != len(result.admissions):
             result = replace(result, admissions=tuple(admitted))
         return result
+
+    def _remember_reasons(self, pending: Mapping[str, Reason]) -> None:
+        blocked = self._blocked
+        if blocked is not None and not self._cycled_all:
+            # a cycle over some jobs only: the last run still speaks for the others
+            assert blocked.blocked_by is not None
+            for job in blocked.blocked:
+                if job.id in self.state.pending and job.id not in pending:
+                    self.reasons[job.id] = blocked.blocked_by
+        if isinstance(pending, PendingReasons):
+            self.reasons.update(pending.explicit)
+            self._blocked = pending if pending.blocked else None
+        else:
+            self.reasons.update(pending)
+            self._blocked = None
 
     # ------------------------------------------------------------------ executor reports
 

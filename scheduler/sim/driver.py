@@ -80,7 +80,11 @@ class Driver:
         for job_id, attempt in sorted(self.attempts.items(), key=lambda kv: (kv[1].ends_at, kv[0])):
             if attempt.ends_at <= now:
                 self._settle(job_id, attempt.ends_at)
-                self.state.finish(job_id)
+                # as the coordinator does: the attempt's attained service counts up to when the
+                # scheduler learns of its end (and frees its capacity), and the job's run time
+                # joins its tenant's history (what qssf estimates from)
+                running = self.state.finish(job_id, now)
+                self.state.retire(running.job, finished=True)
                 self.finished.append(job_id)
         if self.programs is not None:
             self.state.set_budgets(budgets_from(self.ledger, self.programs.programs.values()))

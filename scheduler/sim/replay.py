@@ -29,7 +29,7 @@ from fractions import Fraction
 from scheduler.domain.clock import ManualClock
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Currency
-from scheduler.domain.jobs import Job
+from scheduler.domain.jobs import Job, Placement
 from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest
 from scheduler.executor.fake import FakeExecutor
@@ -153,7 +153,8 @@ class Replay:
             else Fraction(1)
         )
         self.clock = ManualClock(self.start)
-        self.executor = FakeExecutor(self.clock, self._runtime)
+        # progress reports are read by nobody here: the executor makes none
+        self.executor = FakeExecutor(self.clock, placed_runtime=self._runtime, progress=False)
         self.store = MemoryStore()
         self.coordinator = Coordinator.open(
             self.store,
@@ -287,16 +288,14 @@ class Replay:
 
     # ------------------------------------------------------------------ the executor's runtimes
 
-    def _runtime(self, job: Job) -> int:
-        """Seconds this attempt of `job` runs: called by the executor at launch."""
+    def _runtime(self, job: Job, placement: Placement) -> int:
+        """Seconds this attempt of `job` runs on `placement`: called by the executor at launch."""
         i = self._index[job.id]
         now = self.clock.now()
         self._launches[i] += 1
         overhead = self.settings.restart_overhead_s if self._launches[i] > 1 else 0
         tflops = self._ref
         if self.settings.speed:
-            placement = self.coordinator.job(job.id).placement
-            assert placement is not None  # launched: it has one
             tflops = self._tflops[placement.model]
         runtime = overhead + -(-self._remaining[i] * self._ref // tflops)
         self._attempt[i] = _Attempt(now, overhead, tflops)

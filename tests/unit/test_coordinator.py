@@ -167,6 +167,31 @@ def test_a_waiting_job_has_a_pending_reason_that_is_not_written_to_the_store() -
     assert world.state(waiting) is QUEUED
 
 
+def test_under_fifo_the_jobs_behind_a_blocked_head_say_so_until_they_leave_the_queue() -> None:
+    world = a_world(small_pool(nodes=1), policy="fifo")
+    first = world.submit()
+    head, behind, last = world.submit(), world.submit(), world.submit()
+
+    world.run()
+
+    assert world.state(first) is ADMITTED
+    assert world.coordinator.pending_reason(first) is None
+    reason = world.coordinator.pending_reason(head)
+    assert reason is not None and reason.code == "NO_CAPACITY"
+    for job in (behind, last):
+        reason = world.coordinator.pending_reason(job)
+        assert reason is not None and reason.code == "BLOCKED_BY_HEAD"
+        assert reason.message == f"waits behind job {head}"
+    world.coordinator.cancel(behind, "t1")
+    assert world.coordinator.pending_reason(behind) is None
+    world.run(1800)  # the first job ends (half its walltime); the head starts
+    world.run()
+    assert world.state(head) in (ADMITTED, RUNNING)
+    assert world.coordinator.pending_reason(head) is None
+    reason = world.coordinator.pending_reason(last)
+    assert reason is not None and reason.code == "NO_CAPACITY"
+
+
 # ---------------------------------------------------------------------- failures
 
 

@@ -198,3 +198,36 @@ def test_the_subsidised_strategy_prefers_the_supplier_where_the_voucher_applies(
     cheapest = decide(pool, pending=pending, budgets=money, now=NOW, policy="cheapest")
     assert admission(cheapest, "j").placement.workers[0][0].startswith("gz-cloud")
     assert admission(cheapest, "j").funding == Split(Currency.CNY, 6_400, (), 6_400)
+
+
+# Two suppliers of Ascend in one zone, two nodes each: a 3-node gang fits the zone only by
+# spanning both, which a funded gang may not (it bills one supplier at one price).
+TWO_SUPPLIERS = (
+    a_pool()
+    .nodes(2, ASCEND, price=1000, owner="sz-gov")
+    .nodes(2, ASCEND, price=800, owner="gz-cloud", city=City.GUANGZHOU)
+    .tenant(a_tenant("lab"))
+    .build()
+)
+
+
+def gang(job_id: str, workers: int) -> Job:
+    return a_job(job_id).tenant("lab").gang(workers, ASCEND, 8).walltime(HOUR).build()
+
+
+def test_a_funded_gang_larger_than_any_one_supplier_is_rejected_not_left_waiting() -> None:
+    money = budgets({"lab": 10**9})
+    result = decide(TWO_SUPPLIERS, pending=[gang("big", 3)], budgets=money, now=NOW)
+    assert_outcomes(result, {"big": "GANG_TOO_LARGE"})
+    assert "with one supplier at one price is 2" in result.rejected["big"].message
+    # without money the gang may span both suppliers
+    unfunded = decide(TWO_SUPPLIERS, pending=[gang("big", 3)], now=NOW)
+    assert len(admission(unfunded, "big").placement.workers) == 3
+
+
+def test_under_fifo_such_a_gang_does_not_block_the_queue_behind_it() -> None:
+    money = budgets({"lab": 10**9})
+    pending = [gang("big", 3), gang("next", 2)]
+    result = decide(TWO_SUPPLIERS, pending=pending, budgets=money, now=NOW, policy="fifo")
+    assert result.rejected["big"].code.value == "GANG_TOO_LARGE"
+    assert admission(result, "next").funding is not None

@@ -132,6 +132,25 @@ def busy(node: str, count: int = 8, *, until: int = 1000, tenant: str = "t1") ->
         [a_job("huge").gang(2, ASCEND, 8), a_job("fits").accelerators(8)],
         {"huge": "GANG_TOO_LARGE", "fits": "n-000"},
     ),
+    Row(
+        "an infeasible job behind a blocked head is rejected, the rest wait behind it",
+        two_nodes(),
+        [
+            a_job("big").gang(2, ASCEND, 8),
+            a_job("small").accelerators(1),
+            a_job("huge").gang(3, ASCEND, 8),
+            a_job("h800").gang(1, H800, 8),
+            a_job("last").accelerators(2),
+        ],
+        {
+            "big": "NO_CAPACITY",
+            "small": "BLOCKED_BY_HEAD",
+            "huge": "GANG_TOO_LARGE",
+            "h800": "NO_FLAVOR",
+            "last": "BLOCKED_BY_HEAD",
+        },
+        running=[busy("n-000")],
+    ),
 )
 def test_fifo(row: Row) -> None:
     row.run("fifo:binpack")

@@ -116,6 +116,48 @@ def test_a_checkpoint_in_the_same_second_as_a_progress_mark_never_lowers_the_fig
     assert figures == sorted(figures)
 
 
+def test_without_progress_reports_an_attempt_starts_checkpoints_and_finishes() -> None:
+    clock = ManualClock(T0)
+    executor = FakeExecutor(clock, lambda job: 100, progress=False)
+    job = replace(a_job("j").build(), checkpoint_interval_s=40)
+    executor.launch(job, 1, placed(job, "n1"))
+
+    clock.advance(100)
+
+    assert timeline(executor.poll()) == [
+        (0, STARTED, None),
+        (40, CHECKPOINT, 4000),
+        (80, CHECKPOINT, 8000),
+        (100, FINISHED, 10_000),
+    ]
+
+
+def test_a_placed_runtime_sees_where_the_attempt_runs() -> None:
+    clock = ManualClock(T0)
+    seen: list[tuple[str, Placement]] = []
+
+    def runtime(job: Job, placement: Placement) -> int:
+        seen.append((job.id, placement))
+        return 10 * len(placement.workers)
+
+    executor = FakeExecutor(clock, placed_runtime=runtime)
+    job = a_job("j").gang(2, ASCEND, 1).build()
+    executor.launch(job, 1, placed(job, "n1", "n2"))
+    clock.advance(20)
+
+    assert seen == [("j", placed(job, "n1", "n2"))]
+    assert timeline(executor.poll())[-1] == (20, FINISHED, 10_000)
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_exactly_one_runtime_is_given(both: bool) -> None:
+    with pytest.raises(InvalidField, match="runtime"):
+        if both:
+            FakeExecutor(ManualClock(T0), lambda job: 1, placed_runtime=lambda job, p: 1)
+        else:
+            FakeExecutor(ManualClock(T0))
+
+
 def test_two_jobs_events_interleave_by_time_then_by_launch_order() -> None:
     executor, clock = fake(runtime=4)
     a, b = a_job("a").build(), a_job("b").build()

@@ -14,8 +14,9 @@ from scheduler.domain.pool import Pool
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.invariants import violations
-from scheduler.engine.snapshot import Snapshot
+from scheduler.engine.snapshot import Snapshot, tenant_queues
 from scheduler.engine.state import ClusterState
+from scheduler.policy.fairshare import accrue
 from scheduler.policy.registry import Policy, resolve_policy
 from tests.builders import ASCEND, H800, a_job, a_pool, a_tenant
 
@@ -167,3 +168,63 @@ def test_incremental_equals_scratch_with_many_interchangeable_nodes(policy: str)
         state.apply(result, now)
         for job_id in sorted(state.running)[:: 2 + round_]:
             state.finish(job_id)
+
+
+def test_fair_share_usage_accrues_exactly_as_from_the_running_jobs() -> None:
+    """The state keeps each tenant's running TFLOPS as jobs start and end; usage accrued from
+    them equals `accrue` over the running jobs, figures and the order tenants join in."""
+    policy = resolve_policy("priority-fairshare")
+    half_life = 3 * 3600
+    state = ClusterState(POOL, usage={"lab": 10**9})
+    shadow: dict[str, int] = dict(state.usage)
+    state.accrue_usage(0, half_life)
+    for step, specs in enumerate(
+        [
+            [("p1", "pcl", 1, 8, "low"), ("s1", "sme", 1, 4, "standard")],
+            [("l1", "lab", 2, 8, "low"), ("s2", "sme", 1, 2, "standard")],
+            [],
+            [("p2", "pcl", 1, 1, "high")],
+            [],
+        ]
+    ):
+        now = (step + 1) * 700
+        running = list(state.running.values())
+        shadow = accrue(shadow, running, state.facts.tflops_by_model, 700, half_life)
+        state.accrue_usage(now, half_life)
+        assert state.usage == shadow and list(state.usage) == list(shadow)
+        if step == 2:
+            state.finish(sorted(state.running)[0], now)
+        for job in jobs(*specs):
+            state.submit(replace(job, seq=job.seq + 10 * step))
+        state.apply(run_cycle(state.snapshot(), policy, now), now)
+    assert set(state.usage) == {"lab", "pcl", "sme"}
+
+
+def test_tenant_queues_unread_by_some_cycles_are_still_right_when_read() -> None:
+    """Queues are worked out when first read: snapshots nobody read in between (fifo's cycles)
+    leave the next one right, and a snapshot read late still shows its own moment."""
+    fifo = resolve_policy("fifo")
+    state = ClusterState(POOL)
+    for job in jobs(("p1", "pcl", 1, 8, "low"), ("s1", "sme", 1, 8, "standard")):
+        state.submit(job)
+    first = state.snapshot()
+    state.apply(run_cycle(first, fifo, 0), 0)
+    moments = [first]
+    for step in range(3):
+        for job in jobs(
+            (f"l{step}", "lab", 2, 8, "high"),
+            (f"p{step}x", "pcl", 1, 4, "standard"),
+            (f"s{step}x", "sme", 4, 8, "low"),
+        ):
+            state.submit(replace(job, seq=job.seq + 100 * (step + 1)))
+        if step == 1:
+            state.submit_requeued(state.finish(sorted(state.running)[0], 10).job)
+        snapshot = state.snapshot()
+        moments.append(snapshot)
+        state.apply(run_cycle(snapshot, fifo, 10 * step), 10 * step)
+        if step == 1:  # read one in the middle: the next builds on it
+            assert dict(snapshot.queues) == tenant_queues(snapshot.pending)
+    last = state.snapshot()
+    assert dict(last.queues) == tenant_queues(last.pending)
+    for moment in moments:
+        assert dict(moment.queues) == tenant_queues(moment.pending)
