@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from scheduler.domain.jobs import Job, JobState
@@ -272,7 +272,8 @@ class MemoryStore(Store):
         check_limit(limit)
         if job_id is None:
             start = bisect.bisect_right(self._event_seqs, after_seq)
-            found: Iterator[_Event] = itertools.islice(self._events, start, start + limit)
+            # A slice, not islice: islice walks the list from its start on every read.
+            found: Iterable[_Event] = self._events[start : start + limit]
         else:
             indexes = self._events_of.get(job_id, [])
             later = (self._events[i] for i in indexes if self._events[i].seq > after_seq)
