@@ -241,7 +241,7 @@ class Coordinator:
         self._store_lock = threading.Lock()
         self._core_lock = threading.RLock()
         self._stopped: str | None = None
-        self._group = GroupCommit(self._write_jobs, settings.max_batch)
+        self._group = GroupCommit(self._write_jobs, settings.max_batch, settings.commit_delay_s)
         self._ticker: threading.Thread | None = None
         self._wake = threading.Event()
         self._closing = threading.Event()

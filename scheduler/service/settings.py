@@ -22,8 +22,10 @@ class CoordinatorSettings:
     seconds after it: a flood of submissions costs one cycle a second, not one per tick, and a
     job waits at most that long to be looked at (0: at once, as for any other change; an ended
     attempt, a cancel or a node change always cycles at once). `max_batch`: the most jobs one
-    group commit writes. `switch_interval_s`: the interpreter's thread switch interval `start()`
-    sets (None: leave it), see `Coordinator.start`."""
+    group commit writes. `commit_delay_s`: how long the group commit's writer thread lets
+    non-blocking submissions (the gRPC handlers') gather before it writes them (0: at once), see
+    `scheduler.service.submissions`. `switch_interval_s`: the interpreter's thread switch
+    interval `start()` sets (None: leave it), see `Coordinator.start`."""
 
     max_retries: int = 3
     tick_interval_s: float = 1.0
@@ -32,6 +34,7 @@ class CoordinatorSettings:
     idle_cycle_interval_s: int = 10
     arrival_cycle_interval_s: int = 0
     max_batch: int = 5_000
+    commit_delay_s: float = 0.002
     switch_interval_s: float | None = 0.001
 
     def __post_init__(self) -> None:
@@ -49,5 +52,7 @@ class CoordinatorSettings:
             raise InvalidField("arrival_cycle_interval_s", "must not be negative")
         if self.switch_interval_s is not None and not 0 < self.switch_interval_s <= 1:
             raise InvalidField("switch_interval_s", "must be between 0 and 1 second")
+        if not 0 <= self.commit_delay_s <= 1:
+            raise InvalidField("commit_delay_s", "must be between 0 and 1 second")
         if self.max_batch < 1:
             raise InvalidField("max_batch", "must be at least 1")

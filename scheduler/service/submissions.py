@@ -12,6 +12,13 @@ Callers that must not block (the gRPC handlers, on the event loop) use `submit_l
 jobs join the same queue and a future says when they are durable. A writer thread, started on
 first use, leads a batch whenever jobs are queued and no one else is writing; it and blocking
 submitters take turns as leaders, so each batch still mixes both kinds.
+
+The writer waits `delay_s` after it finds work before it takes the batch (PostgreSQL's
+`commit_delay`): single-job calls arriving one by one from many clients would otherwise be
+written a few at a time, each commit with its own transaction, fsync and thread hand-offs. With
+256 calls in flight a delay of 2 ms halved the commits and took ~15 % off the server's CPU per
+call (benchmarks/RESULTS.md); a lone call is acknowledged that much later. Blocking submitters
+never wait for it.
 """
 
 from __future__ import annotations
@@ -55,12 +62,14 @@ class _Request:
 class GroupCommit:
     """`write(jobs)` stores a batch all or nothing and returns one outcome per job, in order."""
 
-    def __init__(self, write: Writer, max_batch: int) -> None:
+    def __init__(self, write: Writer, max_batch: int, delay_s: float = 0.0) -> None:
         self._write = write
         self._max_batch = max_batch
+        self._delay_s = delay_s
         self._turn = threading.Condition()
         self._queued: deque[_Request] = deque()
         self._writing = False
+        self._writer_idle = False  # the writer thread waits for work (not in its delay)
         self._closed = False
         self._writer: threading.Thread | None = None
 
@@ -94,7 +103,8 @@ class GroupCommit:
                     target=self._write_queued, name="group-commit", daemon=True
                 )
                 self._writer.start()
-            self._turn.notify_all()
+            if self._writer_idle or self._delay_s <= 0:
+                self._turn.notify_all()  # during its delay the writer needs no wake-up
         assert request.future is not None
         return request.future
 
@@ -105,7 +115,13 @@ class GroupCommit:
                 while self._writing or not self._queued:
                     if self._closed and not self._queued:
                         return
+                    self._writer_idle = True
                     self._turn.wait()
+                    self._writer_idle = False
+                if self._delay_s > 0 and not self._closed:
+                    self._turn.wait(self._delay_s)  # let more join this commit
+                    if self._writing or not self._queued:
+                        continue  # a blocking submitter led the batch meanwhile
                 self._writing = True
                 self._lead(self._take())
 

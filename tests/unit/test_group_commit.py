@@ -169,3 +169,40 @@ def test_a_waiting_callers_future_carries_the_write_error_and_close_drains_the_q
     group.close()
     with pytest.raises(CoordinatorStopped):
         group.submit_later([a_job("late").build()])
+
+
+def test_waiting_callers_arriving_within_the_commit_delay_share_one_commit() -> None:
+    disk = Disk()
+    group = GroupCommit(disk.write, max_batch=100, delay_s=1.0)
+
+    first = group.submit_later([a_job("first").build()])
+    time.sleep(0.05)  # well inside the delay; without it "first" would be written alone
+    second = group.submit_later([a_job("second").build()])
+
+    assert first.result(WAIT_S) == [SubmitOutcome("first", True)]
+    assert second.result(WAIT_S) == [SubmitOutcome("second", True)]
+    assert disk.writes == [(["first", "second"], "group-commit")]
+
+
+def test_closing_cuts_the_commit_delay_short_and_writes_what_is_queued() -> None:
+    disk = Disk()
+    group = GroupCommit(disk.write, max_batch=100, delay_s=1.0)
+    queued = group.submit_later([a_job("queued").build()])
+
+    started = time.monotonic()
+    group.close()
+
+    assert time.monotonic() - started < 0.9  # did not sit out the delay
+    assert queued.result(WAIT_S) == [SubmitOutcome("queued", True)]
+    assert disk.writes == [(["queued"], "group-commit")]
+
+
+def test_blocking_submitters_do_not_wait_for_the_commit_delay() -> None:
+    disk = Disk()
+    group = GroupCommit(disk.write, max_batch=100, delay_s=5.0)
+
+    started = time.monotonic()
+    assert group.submit([a_job("now").build()]) == [SubmitOutcome("now", True)]
+
+    assert time.monotonic() - started < 4
+    assert disk.writes == [(["now"], threading.current_thread().name)]
