@@ -17,8 +17,9 @@ The writer waits `delay_s` after it finds work before it takes the batch (Postgr
 `commit_delay`): single-job calls arriving one by one from many clients would otherwise be
 written a few at a time, each commit with its own transaction, fsync and thread hand-offs. With
 256 calls in flight a delay of 2 ms halved the commits and took ~15 % off the server's CPU per
-call (benchmarks/RESULTS.md); a lone call is acknowledged that much later. Blocking submitters
-never wait for it.
+call (benchmarks/RESULTS.md); a lone call is acknowledged that much later. It is skipped when
+`DELAY_BELOW` jobs or more are already queued (bulk calls form large batches by themselves), and
+blocking submitters never wait for it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ from scheduler.store.records import SubmitOutcome
 log = logging.getLogger(__name__)
 
 Writer = Callable[[Sequence[Job]], list[SubmitOutcome]]
+
+DELAY_BELOW = 64
+"""The writer's commit delay applies only while fewer jobs than this are queued: a batch that
+large is written at once (bulk submissions would only lose time waiting)."""
 
 
 @dataclass(slots=True)
@@ -118,7 +123,7 @@ class GroupCommit:
                     self._writer_idle = True
                     self._turn.wait()
                     self._writer_idle = False
-                if self._delay_s > 0 and not self._closed:
+                if self._delay_s > 0 and not self._closed and self._small_batch():
                     self._turn.wait(self._delay_s)  # let more join this commit
                     if self._writing or not self._queued:
                         continue  # a blocking submitter led the batch meanwhile
@@ -152,6 +157,15 @@ class GroupCommit:
             self._turn.notify_all()  # the writer thread ends once nothing is queued
             while self._writing or self._queued:
                 self._turn.wait()
+
+    def _small_batch(self) -> bool:
+        """Fewer than DELAY_BELOW jobs queued: worth waiting for more (bulk calls are not)."""
+        size = 0
+        for request in self._queued:
+            size += len(request.jobs)
+            if size >= DELAY_BELOW:
+                return False
+        return True
 
     def _take(self) -> list[_Request]:
         batch = [self._queued.popleft()]

@@ -11,7 +11,7 @@ import pytest
 
 from scheduler.domain.jobs import Job
 from scheduler.service.errors import CoordinatorStopped
-from scheduler.service.submissions import GroupCommit
+from scheduler.service.submissions import DELAY_BELOW, GroupCommit
 from scheduler.store.records import SubmitOutcome
 from tests.builders import a_job
 
@@ -206,3 +206,14 @@ def test_blocking_submitters_do_not_wait_for_the_commit_delay() -> None:
 
     assert time.monotonic() - started < 4
     assert disk.writes == [(["now"], threading.current_thread().name)]
+
+
+def test_a_batch_already_large_is_written_without_the_commit_delay() -> None:
+    disk = Disk()
+    group = GroupCommit(disk.write, max_batch=1000, delay_s=5.0)
+
+    started = time.monotonic()
+    bulk = group.submit_later([a_job(f"bulk-{i}").build() for i in range(DELAY_BELOW)])
+
+    assert len(bulk.result(WAIT_S)) == DELAY_BELOW
+    assert time.monotonic() - started < 4
