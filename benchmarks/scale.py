@@ -21,9 +21,9 @@ trace-replay simulator (the real coordinator, memory store, fake executor, manua
 
 Printed (ms of wall time; percentiles nearest-rank over the ticks that ran a cycle):
 - pool_accelerators, pool_nodes, jobs (in the stream), arrived (submitted by the stop);
-- pending_end, pending_max, running_end, utilisation_end (accelerators held ÷ the pool's at
-  the stop), admissions, preemptions, ticks, cycles (from the
-  coordinator's `TickReport`s);
+- pending_end, pending_min, pending_max (over the ticks' reports, after their cycles),
+  running_end, utilisation_end (accelerators held ÷ the pool's at the stop), admissions,
+  preemptions, ticks, cycles (from the coordinator's `TickReport`s);
 - cycle_ms_p50 / _p99 / _max: `TickReport.cycle_ms`, the coordinator's own timing of
   snapshot + `run_cycle`; fill_cycle_ms: the first cycle (the one that fills the pool);
 - tick_ms_p50 / _p99 / _max, fill_tick_ms: wall time around the whole `tick()` (executor
@@ -169,6 +169,7 @@ def run(
         "arrived": len(replay.tally.jobs),
         "stopped_at_bound": stopped,
         "pending_end": last.pending,
+        "pending_min": min(r.pending for r in reports),
         "pending_max": max(r.pending for r in reports),
         "running_end": last.running,
         "utilisation_end": round(held / capacity, 4),

@@ -16,6 +16,7 @@ FIELDS = {
     "arrived",
     "stopped_at_bound",
     "pending_end",
+    "pending_min",
     "pending_max",
     "running_end",
     "utilisation_end",
