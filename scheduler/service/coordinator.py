@@ -846,6 +846,7 @@ class Coordinator:
         self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
         if known is not None:  # the cycle's outcome is known without running it
+            self._last_quiet = True
             self._remember_reasons(known.pending)
             self._commit(Writes(now), FairShareUsage(now, self.state.usage))
             return self._report(now, reports, known, 0.0)
@@ -873,6 +874,8 @@ class Coordinator:
     def _known_result(self, now: int, since: int) -> CycleResult | None:
         """The outcome of this tick's cycle when it is known without running it, else None.
 
+        No job waits: the cycle decides nothing, under any policy.
+
         Strict FIFO: the last cycle admitted and preempted nothing and blocked every job behind
         its head as one run (none of their shapes infeasible). When only new jobs came in since
         (no capacity, node, tenant, job or money change; no approval expired, the only way time
@@ -880,11 +883,14 @@ class Coordinator:
         and fails the same way, the jobs before it too, and the new jobs, later in arrival order
         than all of them and of shapes judged feasible then, join the blocked run: exactly what
         `run_cycle` would decide, without the per-cycle setup."""
-        blocked = self._blocked
         policy = self.policy
+        if not self.skip_known_cycles:
+            return None
+        if not self.state.pending:  # nothing waits: nothing to decide, under any policy
+            return CycleResult(now, policy.name, (), (), {}, {}, 0)
+        blocked = self._blocked
         if (
-            not self.skip_known_cycles
-            or self._changed
+            self._changed
             or blocked is None
             or blocked.blocked_by is None
             or not self._cycled_all

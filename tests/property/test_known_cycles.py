@@ -1,8 +1,9 @@
-"""A cycle whose outcome the coordinator takes without running it (`_known_result`: strict FIFO,
-only new jobs behind a blocked head) decides exactly what running it would: two coordinators
-over the same random lives of jobs, one that skips such cycles and one that runs every cycle,
-agree after every tick on the tick's report, every stored record, the whole event log, the
-stored fair-share usage and every waiting job's pending reason."""
+"""A cycle whose outcome the coordinator takes without running it (`_known_result`: nothing
+waits, under any policy; or, under strict FIFO, only new jobs behind a blocked head) decides
+exactly what running it would: two coordinators over the same random lives of jobs, one that
+skips such cycles and one that runs every cycle, agree after every tick on the tick's report,
+every stored record, the whole event log, the stored fair-share usage and every waiting job's
+pending reason."""
 
 from __future__ import annotations
 
@@ -89,7 +90,16 @@ class Side:
 )
 @given(
     nodes=st.integers(1, 2),
-    policy=st.sampled_from(("fifo:binpack", "fifo:spread")),
+    policy=st.sampled_from(
+        (
+            "fifo:binpack",
+            "fifo:binpack",
+            "fifo:spread",
+            "priority-fairshare:binpack",
+            "backfill:binpack",
+            "las:binpack",
+        )
+    ),
     steps=st.lists(STEP, min_size=1, max_size=40),
 )
 def test_a_known_cycle_decides_what_running_it_would(
