@@ -244,6 +244,7 @@ class Coordinator:
         self._new_jobs: list[Job] = []  # and the jobs
         self._run_shapes: frozenset[Shape] = frozenset()  # see `_known_result`
         self._expiries: tuple[Pool | None, list[int]] = (None, [])
+        self._draining: tuple[Pool | None, list[str]] = (None, [])  # see `_down_drained`
         self._last_quiet = False  # the last cycle admitted and preempted nothing
         self._last_cycle = -1 << 62  # clock seconds of the last cycle
         self._inbox: deque[Job] = deque()
@@ -1315,7 +1316,10 @@ class Coordinator:
 
     def _down_drained(self, at: int) -> None:
         """Draining nodes whose work has all ended go down (audited, actor `scheduler`)."""
-        draining = [node.id for node in self.pool.nodes.values() if node.state is DRAINING]
+        pool = self.pool
+        if self._draining[0] is not pool:  # the pool changes rarely: worked out once per pool
+            self._draining = (pool, [n.id for n in pool.nodes.values() if n.state is DRAINING])
+        draining = self._draining[1]
         if not draining:
             return
         held = self._held_nodes()
