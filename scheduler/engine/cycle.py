@@ -60,6 +60,7 @@ class _Cycle:
         # nothing and reads no shares needs none of them. Intake reads quota ceilings only,
         # which depend on the configuration alone, not on what is in use.
         self.intake = Intake(snapshot, policy.placement, QuotaState(snapshot.facts), now)
+        self.alloc: dict[str, dict[str, int]] | None = None  # see `allocated`
         self.alloc_changes: list[tuple[str, str, int]] = []  # see `held`
         self.evicted: set[str] = set()  # running jobs this cycle has preempted
         self.shares: dict[str, int] = {}  # fair-share values, dropped when a tenant's use changes
@@ -93,23 +94,25 @@ class _Cycle:
     def fair(self) -> FairShare:
         return self.snap.facts.fair_share(self.policy.half_life_s)
 
-    @cached_property
-    def alloc(self) -> dict[str, dict[str, int]]:
-        """Accelerators each tenant holds per model, as this cycle has changed them."""
-        alloc: dict[str, dict[str, int]] = {}
-        for (tenant_id, model), count in self.snap.used.items():
-            alloc.setdefault(tenant_id, {})[model] = count
-        for tenant_id, model, delta in self.alloc_changes:
-            per = alloc.setdefault(tenant_id, {})
-            per[model] = per.get(model, 0) + delta
-        self.alloc_changes.clear()
+    def allocated(self) -> dict[str, dict[str, int]]:
+        """Accelerators each tenant holds per model, as this cycle has changed them (worked out
+        on first call; until then, `held` keeps the changes aside)."""
+        alloc = self.alloc
+        if alloc is None:
+            alloc = self.alloc = {}
+            for (tenant_id, model), count in self.snap.used.items():
+                alloc.setdefault(tenant_id, {})[model] = count
+            for tenant_id, model, delta in self.alloc_changes:
+                per = alloc.setdefault(tenant_id, {})
+                per[model] = per.get(model, 0) + delta
+            self.alloc_changes.clear()
         return alloc
 
     def held(self, tenant_id: str, model: str, delta: int) -> None:
-        """`delta` more accelerators of `model` held by the tenant (kept aside until `alloc` is
-        first read, when it has not been yet)."""
-        if "alloc" in self.__dict__:
-            per = self.alloc.setdefault(tenant_id, {})
+        """`delta` more accelerators of `model` held by the tenant."""
+        alloc = self.alloc
+        if alloc is not None:
+            per = alloc.setdefault(tenant_id, {})
             per[model] = per.get(model, 0) + delta
         else:
             self.alloc_changes.append((tenant_id, model, delta))
@@ -206,7 +209,9 @@ class _Cycle:
         value = 0
         if tenant is not None:
             value = self.fair.share_ppm(
-                tenant.weight, self.alloc.get(tenant_id, {}), self.snap.usage.get(tenant_id, 0)
+                tenant.weight,
+                self.allocated().get(tenant_id, {}),
+                self.snap.usage.get(tenant_id, 0),
             )
         self.shares[tenant_id] = value
         return value
@@ -281,7 +286,13 @@ class _Cycle:
         total = job.gang.total
         if plan.tenant.quotas is not None:  # a tenant without quotas is never checked
             self.quota.charge(plan.tenant, group.model, total)
-        self.held(job.tenant, group.model, total)
+        alloc = self.alloc  # `held`, inline: once per admission
+        if alloc is not None:
+            per = alloc.setdefault(job.tenant, {})
+            per[group.model] = per.get(group.model, 0) + total
+        else:
+            self.alloc_changes.append((job.tenant, group.model, total))
+        self.shares.pop(job.tenant, None)
         verdict = verdicts.get(group.model)
         self.started.append((job, placement))
         self.admissions.append(
