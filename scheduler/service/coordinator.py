@@ -154,8 +154,8 @@ class TickReport:
     rejected: int
     pending: int
     running: int
-    cycle_ms: float
-    cycled: bool  # False: nothing the cycle would see had changed, so none ran
+    cycle_ms: float  # 0.0 when the cycle's outcome was known without running it
+    cycled: bool  # False: nothing the cycle would see had changed, so none was due
 
 
 class _Summary:
