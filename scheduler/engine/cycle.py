@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
 
 from scheduler.domain.jobs import Job, Placement, RunningJob
 from scheduler.domain.money import Money, accelerator_seconds_cost
@@ -55,12 +56,12 @@ class _Cycle:
         self.now = now
         self.best = policy.placement.fit is Fit.BEST
         self.index: CapacityIndex = snapshot.index.copy()
-        self.quota = QuotaState.of_used(snapshot.facts, snapshot.used)
-        self.intake = Intake(snapshot, policy.placement, self.quota, now)
-        self.fair: FairShare = snapshot.facts.fair_share(policy.half_life_s)
-        self.alloc: dict[str, dict[str, int]] = {}
-        for (tenant_id, model), count in snapshot.used.items():
-            self.alloc.setdefault(tenant_id, {})[model] = count
+        # `quota`, `fair` and `alloc` are worked out on first use (below): a cycle that admits
+        # nothing and reads no shares needs none of them. Intake reads quota ceilings only,
+        # which depend on the configuration alone, not on what is in use.
+        self.intake = Intake(snapshot, policy.placement, QuotaState(snapshot.facts), now)
+        self.alloc: dict[str, dict[str, int]] | None = None  # see `allocated`
+        self.alloc_changes: list[tuple[str, str, int]] = []  # see `held`
         self.evicted: set[str] = set()  # running jobs this cycle has preempted
         self.shares: dict[str, int] = {}  # fair-share values, dropped when a tenant's use changes
         self.admissions: list[Admission] = []
@@ -83,6 +84,39 @@ class _Cycle:
         self.victim_key: Callable[[RunningJob], tuple[int, ...]] = (
             victim_order if self.ranking is None else self.ranking.victim_key
         )
+
+    # ---------------------------------------------------------------- worked out on first use
+    @cached_property
+    def quota(self) -> QuotaState:
+        return QuotaState.of_used(self.snap.facts, self.snap.used)
+
+    @cached_property
+    def fair(self) -> FairShare:
+        return self.snap.facts.fair_share(self.policy.half_life_s)
+
+    def allocated(self) -> dict[str, dict[str, int]]:
+        """Accelerators each tenant holds per model, as this cycle has changed them (worked out
+        on first call; until then, `held` keeps the changes aside)."""
+        alloc = self.alloc
+        if alloc is None:
+            alloc = self.alloc = {}
+            for (tenant_id, model), count in self.snap.used.items():
+                alloc.setdefault(tenant_id, {})[model] = count
+            for tenant_id, model, delta in self.alloc_changes:
+                per = alloc.setdefault(tenant_id, {})
+                per[model] = per.get(model, 0) + delta
+            self.alloc_changes.clear()
+        return alloc
+
+    def held(self, tenant_id: str, model: str, delta: int) -> None:
+        """`delta` more accelerators of `model` held by the tenant."""
+        alloc = self.alloc
+        if alloc is not None:
+            per = alloc.setdefault(tenant_id, {})
+            per[model] = per.get(model, 0) + delta
+        else:
+            self.alloc_changes.append((tenant_id, model, delta))
+        self.shares.pop(tenant_id, None)
 
     # ---------------------------------------------------------------- the cycle
     def run(self) -> CycleResult:
@@ -175,7 +209,9 @@ class _Cycle:
         value = 0
         if tenant is not None:
             value = self.fair.share_ppm(
-                tenant.weight, self.alloc.get(tenant_id, {}), self.snap.usage.get(tenant_id, 0)
+                tenant.weight,
+                self.allocated().get(tenant_id, {}),
+                self.snap.usage.get(tenant_id, 0),
             )
         self.shares[tenant_id] = value
         return value
@@ -248,9 +284,14 @@ class _Cycle:
             workers.extend([(index.names[node], k)] * ranks)
         placement = Placement(group.model, group.zone, tuple(workers), plan.approval_of[group.zone])
         total = job.gang.total
-        self.quota.charge(plan.tenant, group.model, total)
-        per = self.alloc.setdefault(job.tenant, {})
-        per[group.model] = per.get(group.model, 0) + total
+        if plan.tenant.quotas is not None:  # a tenant without quotas is never checked
+            self.quota.charge(plan.tenant, group.model, total)
+        alloc = self.alloc  # `held`, inline: once per admission
+        if alloc is not None:
+            per = alloc.setdefault(job.tenant, {})
+            per[group.model] = per.get(group.model, 0) + total
+        else:
+            self.alloc_changes.append((job.tenant, group.model, total))
         self.shares.pop(job.tenant, None)
         verdict = verdicts.get(group.model)
         self.started.append((job, placement))
@@ -573,9 +614,7 @@ class _Cycle:
                 self.quota.uncharge(tenant, model, total)
             else:
                 self.quota.charge(tenant, model, total)
-        per = self.alloc.setdefault(victim.job.tenant, {})
-        per[model] = per.get(model, 0) + sign * total
-        self.shares.pop(victim.job.tenant, None)
+        self.held(victim.job.tenant, model, sign * total)
 
     # ---------------------------------------------------------------- 6. decide
     def decide_pending(self, job: Job, plan: JobPlan, reason: Reason) -> None:

@@ -229,7 +229,8 @@ class ClusterState:
         if self._accrued_at is not None and now > self._accrued_at:
             elapsed = now - self._accrued_at
             usage = self.usage
-            if sum(1 for t, rate in self._rates.items() if rate and t not in usage) > 1:
+            rates = self._rates
+            if sum(1 for t in rates.keys() - usage.keys() if rates[t]) > 1:
                 # tenants new to `usage` join it in the order of the running jobs
                 self.usage = accrue(
                     usage, self.running.values(), self.facts.tflops_by_model, elapsed, half_life_s

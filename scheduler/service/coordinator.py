@@ -24,6 +24,7 @@ Pending reasons are derived data: every cycle recomputes them, so they are kept 
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -47,6 +48,7 @@ from scheduler.domain.tenants import Tenant
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.decisions import Admission, CycleResult, PendingReasons
 from scheduler.engine.reasons import Reason
+from scheduler.engine.snapshot import Shape, shape_of
 from scheduler.engine.state import ClusterState
 from scheduler.executor.base import EventKind, Executor, ExecutorEvent, StopReason
 from scheduler.executor.errors import ExecutorError
@@ -152,8 +154,8 @@ class TickReport:
     rejected: int
     pending: int
     running: int
-    cycle_ms: float
-    cycled: bool  # False: nothing the cycle would see had changed, so none ran
+    cycle_ms: float  # 0.0 when the cycle's outcome was known without running it
+    cycled: bool  # False: nothing the cycle would see had changed, so none was due
 
 
 class _Summary:
@@ -200,6 +202,10 @@ class Coordinator:
     """Open one with `Coordinator.open`; drive it by `tick()` (tests, the simulator) or by
     `start()`, which runs the group-commit writer and the tick loop on threads."""
 
+    # Take a cycle's outcome without running it when it is known (`_known_result`); tests
+    # turn it off to compare.
+    skip_known_cycles = True
+
     def __init__(
         self,
         store: Store,
@@ -235,6 +241,10 @@ class Coordinator:
         self._changed = True
         self._arrivals = False  # new jobs came in since the last cycle
         self._new_ids: set[str] = set()  # their ids
+        self._new_jobs: list[Job] = []  # and the jobs
+        self._run_shapes: frozenset[Shape] = frozenset()  # see `_known_result`
+        self._expiries: tuple[Pool | None, list[int]] = (None, [])
+        self._draining: tuple[Pool | None, list[str]] = (None, [])  # see `_down_drained`
         self._last_quiet = False  # the last cycle admitted and preempted nothing
         self._last_cycle = -1 << 62  # clock seconds of the last cycle
         self._inbox: deque[Job] = deque()
@@ -829,24 +839,100 @@ class Coordinator:
             and self.policy.queue.discipline is Discipline.BEST_EFFORT
             else None
         )
+        known = self._known_result(now, since)
         self._new_ids = set()
+        self._new_jobs = []
         self._cycled_all = only is None
         self._changed = self._arrivals = False
         self._last_cycle = now
         self.state.accrue_usage(now, self.policy.half_life_s)
+        if known is not None:  # the cycle's outcome is known without running it
+            self._last_quiet = True
+            self._remember_reasons(known.pending)
+            self._commit(Writes(now), FairShareUsage(now, self.state.usage))
+            return self._report(now, reports, known, 0.0)
         if self.programs:
             self.state.set_budgets(budgets_from(self.ledger, self.programs.values()))
         started = time.perf_counter()
-        result = run_cycle(self.state.snapshot(only), self.policy, now)
+        snapshot = self.state.snapshot(only)
+        result = run_cycle(snapshot, self.policy, now)
         cycle_ms = (time.perf_counter() - started) * 1000
         writes = Writes(now)
         result = self._decide(result, writes)
         self._last_quiet = not result.admissions and not result.preemptions
+        # shapes the cycle judged feasible, all of them, when it blocked them as one run
+        self._run_shapes = (
+            frozenset(snapshot.shapes)
+            if self._blocked is not None and only is None and snapshot.shapes is not None
+            else frozenset()
+        )
         self._commit(writes, FairShareUsage(now, self.state.usage))
         self.state.apply(result, now, requeue_victims=False)
         self._act(writes)
 
         return self._report(now, reports, result, cycle_ms)
+
+    def _known_result(self, now: int, since: int) -> CycleResult | None:
+        """The outcome of this tick's cycle when it is known without running it, else None.
+
+        No job waits: the cycle decides nothing, under any policy.
+
+        Strict FIFO: the last cycle admitted and preempted nothing and blocked every job behind
+        its head as one run (none of their shapes infeasible). When only new jobs came in since
+        (no capacity, node, tenant, job or money change; no approval expired, the only way time
+        moves feasibility; no idle cycle due), the head meets the very state it could not use
+        and fails the same way, the jobs before it too, and the new jobs, later in arrival order
+        than all of them and of shapes judged feasible then, join the blocked run: exactly what
+        `run_cycle` would decide, without the per-cycle setup."""
+        policy = self.policy
+        if not self.skip_known_cycles:
+            return None
+        if not self.state.pending:  # nothing waits: nothing to decide, under any policy
+            return CycleResult(now, policy.name, (), (), {}, {}, 0)
+        blocked = self._blocked
+        if (
+            self._changed
+            or blocked is None
+            or blocked.blocked_by is None
+            or not self._cycled_all
+            or not self._last_quiet
+            or since >= self.settings.idle_cycle_interval_s
+            or self.programs
+            or not policy.queue.arrival_order
+            or policy.queue.discipline is not Discipline.STRICT
+            or policy.reads_service
+        ):
+            return None
+        if self._expiry(now - since) <= now:
+            return None
+        new = sorted(self._new_jobs, key=_seq)
+        if not new or len(new) != len(self._new_ids):
+            return None
+        shapes = self._run_shapes
+        last = blocked.blocked[-1].seq
+        for job in new:
+            if job.seq <= last or shape_of(job) not in shapes or job.id not in self.state.pending:
+                return None
+            last = job.seq
+        return CycleResult(
+            now=now,
+            policy=policy.name,
+            admissions=(),
+            preemptions=(),
+            pending=PendingReasons({}, (*blocked.blocked, *new), blocked.blocked_by),
+            rejected={},
+            considered=len(self.state.pending),
+        )
+
+    def _expiry(self, after: int) -> int:
+        """The first expiry of an approval of the pool later than `after` (a far future if
+        none)."""
+        pool = self.pool
+        if self._expiries[0] is not pool:
+            self._expiries = (pool, sorted({a.expires_at for a in pool.approvals.values()}))
+        times = self._expiries[1]
+        i = bisect.bisect_right(times, after)
+        return times[i] if i < len(times) else 1 << 62
 
     def _report(
         self, now: int, events: int, result: CycleResult | None, cycle_ms: float
@@ -873,6 +959,7 @@ class Coordinator:
             self._arrivals = True
             job = self._inbox.popleft()
             self._new_ids.add(job.id)
+            self._new_jobs.append(job)
             self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
             self.state.submit(job)
 
@@ -1229,7 +1316,10 @@ class Coordinator:
 
     def _down_drained(self, at: int) -> None:
         """Draining nodes whose work has all ended go down (audited, actor `scheduler`)."""
-        draining = [node.id for node in self.pool.nodes.values() if node.state is DRAINING]
+        pool = self.pool
+        if self._draining[0] is not pool:  # the pool changes rarely: worked out once per pool
+            self._draining = (pool, [n.id for n in pool.nodes.values() if n.state is DRAINING])
+        draining = self._draining[1]
         if not draining:
             return
         held = self._held_nodes()
@@ -1250,6 +1340,10 @@ class Coordinator:
     def _check_running(self) -> None:
         if self._stopped is not None:
             raise CoordinatorStopped(f"{self._stopped}; restart the coordinator to recover")
+
+
+def _seq(job: Job) -> int:
+    return job.seq
 
 
 REPLAY_PAGE = 10_000

@@ -146,7 +146,7 @@ class Tally:
 
     @property
     def waiting(self) -> int:
-        return sum(t.waiting for t in self.tenants.values())
+        return self._waiting_jobs  # Σ tenants' waiting, kept as jobs come and go
 
     @property
     def holding(self) -> int:

@@ -7,7 +7,7 @@ import bisect
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scheduler.domain.jobs import Job, JobState
 from scheduler.domain.nodes import Node, NodeState
@@ -41,6 +41,7 @@ from scheduler.store.records import (
 from scheduler.store.rules import (
     V,
     canonical,
+    check_fair_share,
     check_limit,
     node_remove_audit,
     node_state_audit,
@@ -161,6 +162,13 @@ class MemoryStore(Store):
     def commit(self, commit: Commit) -> int:
         self._open()
         last = self._postings[-1].seq if self._postings else 0
+        fair_share = commit.fair_share
+        if fair_share is not None:
+            # checked here (as `plan_commit` would, first): one pass in C when it is sound
+            usage = fair_share.usage
+            if "" in usage or not all(type(v) is int and v >= 0 for v in usage.values()):
+                check_fair_share(fair_share)  # raises naming the tenant (or passes an int subclass)
+            commit = replace(commit, fair_share=None)
         plan = plan_commit(
             commit,
             record=self._jobs.get,
@@ -178,8 +186,8 @@ class MemoryStore(Store):
             self._append_event(commit.at, event.kind, event.job_id, event.tenant, data)
         for audit, details in plan.audits:
             self._append_audit(commit.at, audit, details)
-        if commit.fair_share is not None:
-            self._fair_share = FairShareUsage(commit.fair_share.at, dict(commit.fair_share.usage))
+        if fair_share is not None:
+            self._fair_share = FairShareUsage(fair_share.at, dict(fair_share.usage))
         return self._last_event_seq()
 
     def fair_share(self) -> FairShareUsage | None:
