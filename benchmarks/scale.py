@@ -15,8 +15,8 @@ trace-replay simulator (the real coordinator, memory store, fake executor, manua
 - Replay: `scheduler.sim.replay.Replay` under POLICY (default `priority-fairshare`, the
   `gbasched serve` default), restart overhead 0 (so every event stays on a minute and the replay
   ticks once a simulated minute). The run is bounded: it stops before the first tick after
-  MINUTES minutes (the replay would otherwise go on until the last job ends). The bound and the
-  per-tick figures come from wrapping the coordinator's `tick()`; the invariants the replay
+  MINUTES minutes (the replay would otherwise go on until the last job ends): `Replay.run`'s
+  `until`, with its `on_tick` keeping every tick's report and time; the invariants the replay
   checks at its end are checked at the stop.
 
 Printed (ms of wall time; percentiles nearest-rank over the ticks that ran a cycle):
@@ -62,10 +62,6 @@ PROGRESS_EVERY_S = 10.0
 STEP_S = 60
 
 
-class _Stop(Exception):
-    """The bound was reached: raised by the wrapped tick before it runs."""
-
-
 def _rank(values: list[float], p: float) -> float:
     """Nearest-rank percentile: the ⌈p·n/100⌉-th smallest."""
     ordered = sorted(values)
@@ -81,34 +77,27 @@ def _say(message: str) -> None:
 
 
 class _Meter:
-    """Wraps a coordinator's tick: times it, keeps its report, stops the replay at `until`."""
+    """Keeps every tick's report and time (`Replay.run`'s `on_tick`), and says how far it got."""
 
-    def __init__(self, replay: Replay, until: int) -> None:
+    def __init__(self, replay: Replay) -> None:
         self.replay = replay
-        self.until = until
-        self.tick = replay.coordinator.tick
         self.reports: list[TickReport] = []
         self.tick_ms: list[float] = []
         self.started = self.last_said = time.perf_counter()
 
-    def __call__(self) -> TickReport:
-        clock = self.replay.clock
-        if clock.now() > self.until:
-            raise _Stop
-        began = time.perf_counter()
-        report = self.tick()
-        now = time.perf_counter()
-        self.tick_ms.append((now - began) * 1000)
+    def __call__(self, report: TickReport, seconds: float) -> None:
+        self.tick_ms.append(seconds * 1000)
         self.reports.append(report)
+        now = time.perf_counter()
         if now - self.last_said >= PROGRESS_EVERY_S:
             self.last_said = now
+            clock = self.replay.clock
             _say(
                 f"t={clock.now() - self.replay.start} s, {len(self.reports)} ticks,"
                 f" pending {report.pending}, running {report.running},"
                 f" last cycle {report.cycle_ms:.0f} ms, tick {self.tick_ms[-1]:.0f} ms,"
                 f" {now - self.started:.0f} s, peak RSS {_rss_mib():.0f} MiB"
             )
-        return report
 
 
 def run(
@@ -129,18 +118,12 @@ def run(
     policy = resolve_policy(policy_name)
     replay = Replay(trace, pool, policy, settings=ReplaySettings(restart_overhead_s=0))
     until = replay.start + minutes * STEP_S
-    meter = _Meter(replay, until)
-    replay.coordinator.tick = meter  # type: ignore[method-assign]
+    meter = _Meter(replay)
     setup_s = time.perf_counter() - began
     _say(f"set up in {setup_s:.1f} s; replaying {minutes} simulated minutes")
     run_began = time.perf_counter()
-    try:
-        replay.run()
-        stopped = False  # every job ended before the bound
-    except _Stop:
-        stopped = True
+    stopped = replay.run(until=until, on_tick=meter).stopped_at_until
     run_wall_s = time.perf_counter() - run_began
-    replay._final_checks()  # what the replay checks at its end, at the stop
     peak_rss = _rss_mib()
 
     reports = meter.reports

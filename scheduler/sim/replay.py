@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -36,7 +36,7 @@ from scheduler.executor.fake import FakeExecutor
 from scheduler.ledger.config import ProgramsConfig
 from scheduler.policy.registry import Policy
 from scheduler.service import event_kinds as ek
-from scheduler.service.coordinator import Coordinator
+from scheduler.service.coordinator import Coordinator, TickReport
 from scheduler.service.settings import CoordinatorSettings
 from scheduler.sim.checks import Holding, InvariantViolated, NodeUse, world_violations
 from scheduler.sim.tally import Outcome, Tally
@@ -110,6 +110,7 @@ class ReplayResult:
     cycles: int
     wall_s: float
     stranded: int  # jobs still waiting when nothing could change any more
+    stopped_at_until: bool = False  # `run(until=…)` ended it, not the end of the events
 
 
 @dataclass(slots=True)
@@ -189,8 +190,16 @@ class Replay:
 
     # ------------------------------------------------------------------ the loop
 
-    def run(self) -> ReplayResult:
+    def run(
+        self,
+        until: int | None = None,
+        on_tick: Callable[[TickReport, float], None] | None = None,
+    ) -> ReplayResult:
+        """Replay to the end of the events, or (`until`, clock seconds) stop before the first
+        tick after that time; the end-of-run checks run either way. `on_tick(report, seconds)`
+        sees every tick's report and how long the tick took (a benchmark's meter)."""
         started = time.perf_counter()
+        stopped = False
         arrivals = self._arrivals()
         next_arrival = 0
         ticks = cycles = 0
@@ -224,7 +233,15 @@ class Replay:
                 self._submit(arrivals[next_arrival][1], now)
                 next_arrival += 1
                 uncycled = True
-            report = self.coordinator.tick()
+            if until is not None and now > until:
+                stopped = True
+                break
+            if on_tick is None:
+                report = self.coordinator.tick()
+            else:
+                began = time.perf_counter()
+                report = self.coordinator.tick()
+                on_tick(report, time.perf_counter() - began)
             ticks += 1
             if report.cycled:
                 cycles += 1
@@ -249,6 +266,7 @@ class Replay:
             cycles=cycles,
             wall_s=time.perf_counter() - started,
             stranded=self.tally.waiting,
+            stopped_at_until=stopped,
         )
 
     def _arrivals(self) -> list[tuple[int, list[int]]]:

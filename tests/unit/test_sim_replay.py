@@ -104,6 +104,19 @@ def test_the_clock_jumps_from_event_to_event() -> None:
     assert out["makespan_s"] == 1_100_000
 
 
+def test_a_replay_run_until_a_time_stops_before_the_first_tick_after_it() -> None:
+    trace = a_trace().job(at=0, runs=100).job(at=50, runs=100).job(at=500, runs=100).build()
+    replay = Replay(trace, nodes(1), resolve_policy("fifo"))
+    seen: list[tuple[int, float]] = []
+
+    result = replay.run(until=replay.start + 150, on_tick=lambda r, s: seen.append((r.at, s)))
+
+    assert result.stopped_at_until
+    assert [at - replay.start for at, _ in seen] == [0, 50, 100]  # next: the end at 200
+    assert all(seconds >= 0 for _, seconds in seen)
+    assert not Replay(trace, nodes(1), resolve_policy("fifo")).run().stopped_at_until
+
+
 def test_a_job_larger_than_the_pool_is_rejected_and_counted() -> None:
     out, _ = replayed(a_trace().job(gpus=24).job(gpus=8), nodes(2))
     assert (out["jobs"], out["completed"], out["rejected"]) == (2, 1, 1)
