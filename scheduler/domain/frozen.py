@@ -29,8 +29,9 @@ def quick_init(cls: type[T]) -> type[T]:
         raise TypeError(f"{cls.__qualname__}: quick_init needs @dataclass(frozen=True, slots=True)")
     if any(dataclasses.fields(base) for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)):
         raise TypeError(f"{cls.__qualname__}: quick_init does not handle inherited fields")
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+    declared: Any = cls  # a dataclass, checked above
+    fields = dataclasses.fields(declared)
+    if len(fields) != len(declared.__dataclass_fields__):
         raise TypeError(f"{cls.__qualname__}: quick_init does not handle InitVar or ClassVar")
     namespace: dict[str, Any] = {}
     parameters: list[str] = []

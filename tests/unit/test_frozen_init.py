@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import FrozenInstanceError, dataclass, field
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -42,8 +43,8 @@ class Quick:
             raise ValueError(f"count must not be negative, got {self.count}")
 
 
-def values(obj: object) -> tuple[object, ...]:
-    return tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))  # type: ignore[arg-type]
+def values(obj: Any) -> tuple[object, ...]:
+    return tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
 
 
 def outcome(make: type, *args: object, **kwargs: object) -> object:
