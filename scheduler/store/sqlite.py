@@ -16,7 +16,7 @@ schema is newer than this code (NewerSchema, still before anything is written), 
 forward.
 
 Decoded jobs. A job's spec never changes once submitted, so the store keeps the `Job` of every
-job it submitted or read that is not finished (at most `JOB_CACHE_SIZE`, oldest dropped first)
+job it submitted or read that is not finished (at most `job_cache_size`, oldest dropped first)
 and decodes a spec only once; a commit that finishes a job drops it. Only the mutable columns
 are read again on every call, so what another process changed is still seen.
 
@@ -32,6 +32,7 @@ import os
 import secrets
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -134,6 +135,7 @@ class SqliteStore(Store):
         synchronous: Synchronous = "FULL",
         busy_timeout_ms: int = 5000,
         migrations: Sequence[Migration] = MIGRATIONS,
+        job_cache_size: int = JOB_CACHE_SIZE,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
@@ -144,7 +146,11 @@ class SqliteStore(Store):
             _create(self.path, migrations)
         _check_header(self.path)
         self._conn: sqlite3.Connection | None = None
-        self._specs: dict[str, Job] = {}  # decoded unfinished jobs by id, oldest first
+        # Decoded unfinished jobs by id, oldest first. An OrderedDict, not a dict: dropping a
+        # plain dict's first entry is `next(iter(d))`, which steps over every slot already
+        # deleted from its front, so a full cache made each submission cost O(cache size).
+        self._specs: OrderedDict[str, Job] = OrderedDict()
+        self._cache_size = job_cache_size
         conn = self._connect(busy_timeout_ms)
         try:
             with self._errors("open"):
@@ -668,8 +674,8 @@ class SqliteStore(Store):
     def _remember(self, job: Job) -> None:
         specs = self._specs
         if job.id not in specs:
-            if len(specs) >= JOB_CACHE_SIZE:
-                del specs[next(iter(specs))]
+            if len(specs) >= self._cache_size:
+                specs.popitem(last=False)
             specs[job.id] = job
 
     def _states(

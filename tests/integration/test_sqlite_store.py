@@ -475,6 +475,18 @@ def test_the_last_job_seq_survives_reopening(tmp_path: Path) -> None:
         assert again.last_job_seq() == 9
 
 
+def test_jobs_dropped_from_a_full_job_cache_are_read_from_their_specs(tmp_path: Path) -> None:
+    jobs = [a_job(f"j{i}", seq=i) for i in range(5)]
+    with SqliteStore(tmp_path / "pool.db", job_cache_size=2) as store:
+        store.submit(jobs[:3], T0)
+        store.submit(jobs[3:], T0 + 1)  # j0..j2 leave the cache, oldest first
+        placement = Placement(ASCEND, Jurisdiction.MAINLAND, (("sz-001", 2),))
+        store.commit(Commit(at=T0 + 2, changes=(JobChange("j0", JobState.ADMITTED, 1, placement),)))
+        assert [r.job for r in store.jobs()] == jobs
+        assert store.job("j0").state is JobState.ADMITTED
+        assert store.job("j4").state is JobState.QUEUED
+
+
 # ---------------------------------------------------------------------- threads
 
 
