@@ -36,6 +36,8 @@ class CoordinatorSettings:
     max_batch: int = 5_000
     commit_delay_s: float = 0.002
     switch_interval_s: float | None = 0.001
+    gc_young_threshold: int | None = None
+    gc_freeze: bool = False
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -54,5 +56,7 @@ class CoordinatorSettings:
             raise InvalidField("switch_interval_s", "must be between 0 and 1 second")
         if not 0 <= self.commit_delay_s <= 1:
             raise InvalidField("commit_delay_s", "must be between 0 and 1 second")
+        if self.gc_young_threshold is not None and self.gc_young_threshold < 1:
+            raise InvalidField("gc_young_threshold", "must be at least 1")
         if self.max_batch < 1:
             raise InvalidField("max_batch", "must be at least 1")

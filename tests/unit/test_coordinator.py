@@ -3,6 +3,7 @@ executor: submit, admit, run, finish; retries; preemption; cancel; walltime; rec
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -552,3 +553,22 @@ def test_a_saturated_pool_cycles_new_arrivals_once_a_clock_second_and_freed_room
     world.run(1800)  # the first job ends: room, a cycle at once
     assert world.coordinator.last_tick.cycled
     assert world.state(waiting) is ADMITTED
+
+
+def test_start_tunes_the_garbage_collector_only_when_told() -> None:
+    threshold = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    world = a_world()
+    try:
+        world.coordinator.start()  # default settings: the collector is left as it was
+        assert gc.get_threshold() == threshold
+        assert gc.get_freeze_count() == frozen
+        world.settings = replace(world.settings, gc_young_threshold=12_345, gc_freeze=True)
+        world.restart().start()
+        assert gc.get_threshold() == (12_345, *threshold[1:])
+        assert gc.get_freeze_count() > frozen  # the recovered state is out of the collector's way
+        assert world.state(world.submit()) is JobState.QUEUED  # and still serves
+    finally:
+        world.coordinator.close()
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
