@@ -45,12 +45,16 @@ MAX_RESERVATION_TRIES = 4
 Found = list[tuple[int, int]]  # [(node handle, ranks on it)]
 
 
-def run_cycle(snapshot: Snapshot, policy: Policy, now: int) -> CycleResult:
-    return _Cycle(snapshot, policy, now).run()
+def run_cycle(snapshot: Snapshot, policy: Policy, now: int, *, alike: bool = True) -> CycleResult:
+    """One cycle's decisions. `alike=False` decides every waiting job through every step
+    instead of giving a job the reason of an earlier one like it (see `_Cycle.like_key`): the
+    same decisions, more slowly; tests compare the two."""
+    return _Cycle(snapshot, policy, now, alike).run()
 
 
 class _Cycle:
-    def __init__(self, snapshot: Snapshot, policy: Policy, now: int) -> None:
+    def __init__(self, snapshot: Snapshot, policy: Policy, now: int, alike: bool = True) -> None:
+        self.alike = alike
         self.snap = snapshot
         self.policy = policy
         self.now = now
@@ -73,6 +77,8 @@ class _Cycle:
         self.no_victims: set[tuple[object, ...]] = set()
         self.room_reasons: dict[tuple[int, int, int], Reason] = {}  # NO_CAPACITY words by shape
         self.unfunded: dict[tuple[object, ...], Reason] = {}  # NO_FUNDS refusals, see `fund`
+        # waiting jobs' reasons by `like_key`, with the `version` they hold for
+        self.decided: dict[tuple[object, ...], tuple[tuple[object, ...], Reason]] = {}
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
         self.blocked_run: Sequence[Job] = ()  # strict FIFO: the jobs decided as one run behind it
         self.reservation: tuple[str, int] | None = None  # backfill: (job id, shadow start time)
@@ -133,6 +139,13 @@ class _Cycle:
             if self.blocked_by is not None:
                 self.pending[job.id] = self.blocked_by
                 continue
+            like = self.like_key(job, plan)
+            version = self.version() if like is not None else ()
+            if like is not None:
+                decided = self.decided.get(like)
+                if decided is not None and decided[0] == version:
+                    self.pending[job.id] = decided[1]  # as the job like it, in the same state
+                    continue
             allowed, verdicts = self.quota_allowed(plan, job.gang.total)  # 3. quota
             if allowed:
                 found = self.place(job, plan, plan.for_models(allowed, self.index))  # 4. place
@@ -140,6 +153,7 @@ class _Cycle:
                     funding = self.fund(job, plan, found)
                     if isinstance(funding, Reason):
                         self.pending[job.id] = funding
+                        self.remember_pending(job, like, version)
                     else:
                         self.commit(job, plan, found, verdicts, funding=funding)
                     continue
@@ -150,8 +164,10 @@ class _Cycle:
                     f"tenant {plan.tenant.id}: " + "; ".join(v.why for v in verdicts.values()),
                 )
             if self.may_preempt() and self.preempt(job, plan):  # 5. preempt
+                self.remember_pending(job, like, version)
                 continue
             self.decide_pending(job, plan, reason)  # 6. decide
+            self.remember_pending(job, like, version)
             if strict_arrival and self.blocked_by is not None and self.block_rest(considered):
                 considered = len(self.snap.pending)
                 break
@@ -167,6 +183,43 @@ class _Cycle:
             rejected=self.rejected,
             considered=considered,
         )
+
+    # ---------------------------------------------------------------- jobs alike
+    def like_key(self, job: Job, plan: JobPlan) -> tuple[object, ...] | None:
+        """What decides where a job of an accepted plan goes, beyond the cycle's state: its
+        plan (tenant, class, models, zones, gang; programs when money counts), priority (whom
+        it may preempt), walltime and programs (what it would cost, backfill windows). Two
+        jobs with equal keys meet the same quota, capacity, funds and victims, so while
+        nothing was admitted, preempted or reserved in between, the second waits for the
+        first's reason. None under service-ranked policies (las, qssf), where each job's own
+        attained service decides whom it may displace."""
+        if self.ranking is not None or not self.alike:
+            return None
+        gang = job.gang
+        return (id(plan), gang.workers, gang.per_worker, job.priority, job.walltime_s, job.programs)
+
+    def version(self) -> tuple[object, ...]:
+        """Changes to the cycle's state that move a waiting job's decision: admissions (which
+        hold capacity, quota and funds), preemptions, the backfill reservation and its tries."""
+        return (
+            len(self.admissions),
+            len(self.preemptions),
+            self.reservation,
+            self.reservation_tries,
+        )
+
+    def remember_pending(
+        self, job: Job, like: tuple[object, ...] | None, version: tuple[object, ...]
+    ) -> None:
+        """After `job` was decided: if it waits and deciding it changed nothing (a backlog of
+        one shape, the usual case under load), jobs like it take its reason without the
+        quota, placement, funding and preemption steps. A strict-FIFO head that blocked the
+        rest is not remembered: the jobs behind it are decided as blocked anyway."""
+        if like is None or self.blocked_by is not None:
+            return
+        reason = self.pending.get(job.id)
+        if reason is not None and self.version() == version:
+            self.decided[like] = (version, reason)
 
     def block_rest(self, start: int) -> bool:
         """Strict FIFO, the head (at `start` - 1 in arrival order) just blocked: if no pending job

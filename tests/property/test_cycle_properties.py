@@ -88,6 +88,37 @@ def test_a_cycle_leaves_its_snapshot_unchanged(world: World) -> None:
 
 
 @PROPERTY
+@given(worlds(), st.data())
+def test_jobs_alike_are_decided_as_if_each_went_through_every_step(
+    world: World, data: st.DataObject
+) -> None:
+    """A backlog of look-alike jobs (copies of the pending ones, some with another walltime or
+    no programs, each arriving just before or after some pending job, so that admissions land
+    between them) gets the decisions it gets when each job is decided on its own."""
+    pending = list(world.pending)
+    for n in range(data.draw(st.integers(1, 24))):
+        original = data.draw(st.sampled_from(world.pending))
+        after = data.draw(st.sampled_from(world.pending))
+        walltime = data.draw(st.sampled_from([original.walltime_s, 100, 5000, 90_000]))
+        programs = data.draw(st.sampled_from([original.programs, ()]))
+        copy = replace(
+            original,
+            id=f"{original.id}-copy{n}",
+            seq=after.seq * 100 + n + 1,  # after `after`, before the next original
+            walltime_s=walltime,
+            programs=programs,
+        )
+        pending.append(copy)
+    originals = [replace(job, seq=job.seq * 100) for job in world.pending]
+    pending = sorted([*originals, *pending[len(world.pending) :]], key=lambda job: job.seq)
+    world = replace(world, pending=pending)
+    policy = resolve_policy(world.policy)
+    alike = run_cycle(world.snapshot(), policy, world.now)
+    each = run_cycle(world.snapshot(), policy, world.now, alike=False)
+    assert alike == each
+
+
+@PROPERTY
 @given(worlds())
 def test_the_same_input_gives_the_same_decisions(world: World) -> None:
     snapshot = world.snapshot()
