@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import grpc
 
 from scheduler.api.auth import AUTHORIZATION, TokenBook
+from scheduler.api.metrics import GrpcMetrics
 from scheduler.api.ratelimit import RateLimit
 from scheduler.api.server import Server, TlsFiles
 from scheduler.api.v1 import admin_pb2_grpc, scheduler_pb2_grpc
@@ -105,6 +106,7 @@ class Served:
         tls: TlsFiles | None = None,
         rate_limit: RateLimit | None = None,
         workers: int = 64,
+        metrics: GrpcMetrics | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
@@ -117,6 +119,7 @@ class Served:
                 workers=workers,
                 tls=tls,
                 rate_limit=rate_limit,
+                metrics=metrics,
             ),
             self.loop,
         )

@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from scheduler.api.admin import AdminServicer
 from scheduler.api.auth import TokenBook
+from scheduler.api.metrics import GrpcMetrics
 from scheduler.api.ratelimit import RateLimit
 from scheduler.api.servicers import SchedulerServicer
 from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler_pb2_grpc
@@ -35,12 +36,13 @@ class TlsFiles:
 
 class Server:
     """`await Server.start(coordinator, "127.0.0.1:0", tokens)`; `port` is the one bound. Every
-    Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
-    checking and reflection are open. With `tls` the port speaks TLS only (no client
-    certificates: callers authenticate with their bearer tokens), else plain text. With
-    `rate_limit` every tenant's Scheduler calls are limited by it (operators' are not, nor is
-    the Admin service, which is theirs); None: unlimited. `blocking` is the thread pool the calls'
-    blocking work runs on (`workers` threads)."""
+        Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
+        checking and reflection are open. With `tls` the port speaks TLS only (no client
+        certificates: callers authenticate with their bearer tokens), else plain text. With
+        `rate_limit` every tenant's Scheduler calls are limited by it (operators' are not, nor is
+        the Admin service, which is theirs); None: unlimited. With `metrics` every call is counted
+    and timed (`GrpcMetrics`). `blocking` is the thread pool the calls'
+        blocking work runs on (`workers` threads)."""
 
     def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
         self.server = server
@@ -56,15 +58,17 @@ class Server:
         workers: int = 64,
         tls: TlsFiles | None = None,
         rate_limit: RateLimit | None = None,
+        metrics: GrpcMetrics | None = None,
     ) -> Server:
         # Submissions block until their group commit is durable: a pool wide enough that many
         # wait together is what lets group commit batch them.
         blocking = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
         server = grpc.aio.server(
+            interceptors=[metrics] if metrics is not None else None,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ]
+            ],
         )
         scheduler_pb2_grpc.add_SchedulerServicer_to_server(
             SchedulerServicer(coordinator, blocking, tokens, rate_limit), server

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from scheduler.api.auth import TokenBook
-from scheduler.api.metrics import MetricsServer, serve_metrics
+from scheduler.api.metrics import GrpcMetrics, MetricsServer, metrics_registry, serve_metrics
 from scheduler.api.ratelimit import DEFAULT_BURST, DEFAULT_CALLS_PER_S, RateLimit
 from scheduler.api.server import Server, TlsFiles
 from scheduler.cli.errors import CommandError
@@ -265,10 +265,12 @@ def run(args: argparse.Namespace) -> int:
             store, executor, pool, policy, clock, programs=programs, settings=settings
         )
         metrics = None
+        grpc_metrics = None
         try:
             coordinator.start()
             if args.metrics_port is not None:
                 metrics = _metrics(coordinator, args.metrics_host, args.metrics_port)
+                grpc_metrics = GrpcMetrics(metrics.registry)
             if is_demo_tokens(tokens_path):
                 print(
                     f"gbasched: warning: using the demo tokens of {tokens_path}: they are "
@@ -279,7 +281,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             shown = f"[{host}]" if ":" in host else host  # an IPv6 address
             return asyncio.run(
-                _serve(coordinator, shown, args.port, tokens, args.db, tls, rate_limit)
+                _serve(
+                    coordinator, shown, args.port, tokens, args.db, tls, rate_limit, grpc_metrics
+                )
             )
         finally:
             if metrics is not None:
@@ -328,7 +332,7 @@ def _executor(args: argparse.Namespace, pool: Pool, clock: Clock) -> Executor:
 
 def _metrics(coordinator: Coordinator, host: str, port: int) -> MetricsServer:
     try:
-        metrics = serve_metrics(coordinator, host, port)
+        metrics = serve_metrics(coordinator, host, port, registry=metrics_registry(coordinator))
     except OSError as exc:
         raise CommandError(
             f"cannot serve metrics on {host}:{port} (is the port in use?): {exc}", USAGE_STATUS
@@ -345,10 +349,16 @@ async def _serve(
     db: Path,
     tls: TlsFiles | None,
     rate_limit: RateLimit | None,
+    grpc_metrics: GrpcMetrics | None,
 ) -> int:
     try:
         server = await Server.start(
-            coordinator, f"{host}:{port}", tokens, tls=tls, rate_limit=rate_limit
+            coordinator,
+            f"{host}:{port}",
+            tokens,
+            tls=tls,
+            rate_limit=rate_limit,
+            metrics=grpc_metrics,
         )
     except RuntimeError as exc:
         hint = "is the port in use?"

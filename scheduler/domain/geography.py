@@ -15,6 +15,12 @@ class Currency(enum.StrEnum):
     HKD = "HKD"  # cents
     MOP = "MOP"  # avos
 
+    @property
+    def minor_digits(self) -> int:
+        """Decimal digits of the minor unit: a major unit is 10 ** minor_digits minor ones (ISO
+        4217: 2 for CNY, HKD and MOP)."""
+        return 2
+
 
 class Jurisdiction(enum.StrEnum):
     """A data-residency zone. A job's data may leave its zone only under an approval."""

@@ -86,6 +86,7 @@ from scheduler.service.pool_changes import (
 )
 from scheduler.service.settings import CoordinatorSettings
 from scheduler.service.submissions import GroupCommit
+from scheduler.service.tallies import Tallies, TalliesSnapshot
 from scheduler.service.writes import Launch, Stop, Writes
 from scheduler.store.base import Store
 from scheduler.store.errors import UnknownJob, UnknownNode
@@ -117,6 +118,7 @@ NODE_LOST = "NODE_LOST"  # lost its node, no retries left
 STOPPED = "STOPPED"  # the executor stopped it for a reason of its own; queued again
 CANCELLED = "CANCELLED"
 SUCCEEDED = "SUCCEEDED"
+UNDECIDED = "UNDECIDED"  # a waiting job no cycle has looked at yet (metrics only)
 
 MAX_SHAPES = 4096
 """Request shapes remembered as resolved (a bulk submission has few; past this many, new shapes
@@ -157,6 +159,24 @@ class TickReport:
     running: int
     cycle_ms: float  # 0.0 when the cycle's outcome was known without running it
     cycled: bool  # False: nothing the cycle would see had changed, so none was due
+    considered: int = 0  # jobs the cycle looked at (its snapshot's pending jobs)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsView:
+    """The coordinator's figures at one moment, for the metrics endpoint (`metrics_view`)."""
+
+    pool: Pool
+    tallies: TalliesSnapshot
+    pending: Mapping[tuple[str, str], int]  # (tenant, priority class) -> jobs waiting
+    pending_by_reason: Mapping[str, int]  # reason code ("UNDECIDED": no cycle yet) -> jobs
+    running: Mapping[str, int]  # tenant -> jobs holding accelerators
+    allocated: Mapping[str, int]  # node id -> accelerators held by admitted or running jobs
+    free: Mapping[str, int]  # node id -> accelerators free
+    reports: UsageReports
+    last_tick: TickReport | None
+    last_event_seq: int
+    stopped: bool
 
 
 class _Summary:
@@ -258,6 +278,7 @@ class Coordinator:
         self._closing = threading.Event()
         self.last_tick: TickReport | None = None
         self.submit_transactions = 0  # store transactions that wrote submissions (group commits)
+        self.tallies = Tallies()  # what the coordinator did since it was made, for metrics
         # The newest event in the store, for watchers to know when to read again without a
         # query each.
         self.last_event_seq = store.last_event_seq()
@@ -517,8 +538,10 @@ class Coordinator:
             self.submit_transactions += 1
             if any(outcome.created for outcome in outcomes):
                 self.last_event_seq = self.store.last_event_seq()
+            created = [job for job, o in zip(jobs, outcomes, strict=True) if o.created]
             # Under the store lock: whoever sees the job in the store finds it in the inbox.
-            self._inbox.extend(job for job, o in zip(jobs, outcomes, strict=True) if o.created)
+            self._inbox.extend(created)
+            self.tallies.count_submitted(job.tenant for job in created)
         self._wake.set()
         return outcomes
 
@@ -788,6 +811,45 @@ class Coordinator:
                 as_of_posting=len(self.ledger),  # postings are numbered 1, 2, … with no gaps
             )
 
+    def metrics_view(self) -> MetricsView:
+        """The figures the metrics endpoint shows, read under the core lock (no tick or cancel
+        moves them meanwhile; submissions acknowledged since the last tick count as waiting,
+        for reasons `UNDECIDED`). Costs O(jobs held in memory): for scrapes, not hot paths."""
+        with self._core_lock:
+            state = self.state
+            pending: Counter[tuple[str, str]] = Counter()
+            reasons: Counter[str] = Counter()
+            for job in state.pending.values():
+                pending[(job.tenant, job.priority_class)] += 1
+                reason = self.pending_reason(job.id)
+                reasons[UNDECIDED if reason is None else str(reason.code)] += 1
+            inbox = list(self._inbox)  # submitters append under the store lock only
+            for job in inbox:
+                pending[(job.tenant, job.priority_class)] += 1
+            if inbox:
+                reasons[UNDECIDED] += len(inbox)
+            running: Counter[str] = Counter()
+            allocated: Counter[str] = Counter()
+            for held in state.running.values():
+                running[held.job.tenant] += 1
+                for node, count in held.placement.workers:
+                    allocated[node] += count
+            index = state.index
+            free = {node: index.free[i] for node, i in index.nid.items()}
+            return MetricsView(
+                pool=self.pool,
+                tallies=self.tallies.snapshot(),
+                pending=pending,
+                pending_by_reason=reasons,
+                running=running,
+                allocated=allocated,
+                free=free,
+                reports=self.reports(),
+                last_tick=self.last_tick,
+                last_event_seq=self.last_event_seq,
+                stopped=self._stopped is not None,
+            )
+
     def evidence(
         self,
         after_posting: int = 0,
@@ -875,7 +937,8 @@ class Coordinator:
         result = run_cycle(snapshot, self.policy, now)
         cycle_ms = (time.perf_counter() - started) * 1000
         writes = Writes(now)
-        result = self._decide(result, writes)
+        waits: list[int] = []
+        result = self._decide(result, writes, waits)
         self._last_quiet = not result.admissions and not result.preemptions
         # shapes the cycle judged feasible, all of them, when it blocked them as one run
         self._run_shapes = (
@@ -884,6 +947,8 @@ class Coordinator:
             else frozenset()
         )
         self._commit(writes, FairShareUsage(now, self.state.usage))
+        if waits:
+            self.tallies.admission_waits(waits)
         self.state.apply(result, now, requeue_victims=False)
         self._act(writes)
 
@@ -964,7 +1029,12 @@ class Coordinator:
             running=len(self.state.running),
             cycle_ms=cycle_ms,
             cycled=result is not None,
+            considered=result.considered if result else 0,
         )
+        if result is not None:
+            self.tallies.count_cycle(
+                report.admitted, report.preempted, report.considered, round(cycle_ms * 1000)
+            )
         self.last_tick = report
         return report
 
@@ -980,8 +1050,11 @@ class Coordinator:
             self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
             self.state.submit(job)
 
-    def _decide(self, result: CycleResult, writes: Writes) -> CycleResult:
-        """Turn a cycle's decisions into job changes, reservations and the actions to take."""
+    def _decide(self, result: CycleResult, writes: Writes, waits: list[int]) -> CycleResult:
+        """Turn a cycle's decisions into job changes, reservations and the actions to take;
+        add to `waits` how long each admitted job waited: since it was queued for this attempt
+        (its record's `updated_at`: nothing changes a queued job's record but what queued it, a
+        submission or a requeue)."""
         now = writes.at
         for preemption in result.preemptions:
             victim = self.records[preemption.job_id]
@@ -1020,6 +1093,7 @@ class Coordinator:
                     log.warning("admission of %s withdrawn: %s", record.id, exc)
                     continue
             admitted.append(admission)
+            waits.append(now - record.updated_at)
             placement = admission.placement
             self.reasons.pop(record.id, None)
             self._change(
@@ -1281,6 +1355,8 @@ class Coordinator:
             self._stopped = f"a commit failed: {exc!r}"
             raise
         self._committed_postings += len(postings)
+        if commit.events:
+            self.tallies.count_events(commit.events)
 
     def _act(self, writes: Writes) -> None:
         """Tell the executor what the committed step decided: stops first, to free nodes."""
