@@ -1,6 +1,9 @@
 """The Kubernetes files of deploy/k8s: the RayCluster is exactly what `gbasched pool kuberay`
-makes of the sample pool, every pool node is one Ray worker group declaring its own resource, and
-the coordinator's command line is one `gbasched` accepts."""
+makes of the sample pool, every pool node is one Ray worker group declaring its own resource, the
+coordinator's command line is one `gbasched` accepts, reading the pool and programs of the
+ConfigMap made from deploy/ and serving metrics where its Service, annotations and Prometheus
+configuration say, and every manifest of a Kubernetes kind is valid against Kubernetes' schemas
+(kubernetes-validate)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ import contextlib
 import io
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
+import pytest
 import yaml
 
 from scheduler.cli.kuberay import NODE_LABEL, kuberay_manifest
@@ -19,8 +23,17 @@ from scheduler.cli.paths import default_pool_path
 from scheduler.config.pool_toml import load_pool
 from scheduler.domain.nodes import NodeState
 from scheduler.executor.ray_cluster import node_resource
+from tests.deploy_files import (
+    CONFIG_FILES,
+    CONFIG_MOUNT,
+    GENERATED,
+    K8S,
+    PROMETHEUS_FILES,
+)
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.29.0"
+CUSTOM_KINDS = {("ray.io/v1", "RayCluster")}
+"""Kinds of custom resources (KubeRay's CRD), which kubernetes-validate has no schema for."""
 
 
 def documents(name: str) -> list[dict[str, Any]]:
@@ -76,7 +89,7 @@ def test_a_down_node_gets_no_worker_and_the_names_are_the_ones_asked() -> None:
 
 
 def test_the_coordinator_deployment_runs_one_gbasched_serve_against_the_clusters_head() -> None:
-    [deployment, claim] = documents("coordinator.yaml")
+    [deployment, claim, _service] = documents("coordinator.yaml")
     [cluster] = documents("raycluster.yaml")
     spec = deployment["spec"]
     assert (deployment["kind"], spec["replicas"], spec["strategy"]["type"]) == (
@@ -100,3 +113,81 @@ def test_the_coordinator_deployment_runs_one_gbasched_serve_against_the_clusters
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert str(args.db).startswith(mounts["data"])
     assert claim["kind"] == "PersistentVolumeClaim"
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_schemas() -> None:
+    validated: list[str] = []
+    skipped: set[tuple[str, str]] = set()
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in documents(path.name):
+            kind = (doc["apiVersion"], doc["kind"])
+            if kind in CUSTOM_KINDS:
+                # No schema for a CRD's kind: say so rather than pass it as validated.
+                with pytest.raises(kubernetes_validate.utils.SchemaNotFoundError):
+                    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+                skipped.add(kind)
+                continue
+            try:
+                kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                where = ".".join(str(p) for p in exc.path)
+                pytest.fail(
+                    f"{path.name}: {doc['kind']} {doc['metadata']['name']}: {where}: {exc.message}"
+                )
+            validated.append(f"{doc['kind']}/{doc['metadata']['name']}")
+    assert skipped == CUSTOM_KINDS
+    assert sorted(validated) == [
+        "ConfigMap/gbasched-config",
+        "ConfigMap/gbasched-prometheus",
+        "Deployment/gbasched",
+        "PersistentVolumeClaim/gbasched-data",
+        "Service/gbasched",
+    ]
+
+
+def test_the_generated_config_maps_are_current_and_hold_the_files() -> None:
+    for name, make in GENERATED.items():
+        assert (K8S / name).read_text() == make(), (
+            f"deploy/k8s/{name} is stale: python -m tests.deploy_files"
+        )
+    for name, files in (("config.yaml", CONFIG_FILES), ("prometheus.yaml", PROMETHEUS_FILES)):
+        [config_map] = documents(name)
+        assert config_map["data"] == {key: path.read_text() for key, path in files.items()}
+
+
+def test_the_coordinator_reads_the_config_map_and_serves_metrics_where_it_is_scraped() -> None:
+    [deployment, _claim, service] = documents("coordinator.yaml")
+    [config_map] = documents("config.yaml")
+    template = deployment["spec"]["template"]
+    [container] = template["spec"]["containers"]
+    args = build_parser().parse_args(container["command"][1:])
+
+    # The pool and programs are the ConfigMap's files, mounted where the flags look.
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == CONFIG_MOUNT]
+    assert volumes[mount["name"]]["configMap"]["name"] == config_map["metadata"]["name"]
+    assert str(args.config) == f"{CONFIG_MOUNT}/pool.toml"
+    assert str(args.programs) == f"{CONFIG_MOUNT}/programs.toml"
+    assert {"pool.toml", "programs.toml"} <= set(config_map["data"])
+
+    # Metrics on every address of the pod, at the port the annotations, the container, the
+    # Service and the Prometheus configuration name.
+    assert (args.metrics_host, args.metrics_port) == ("0.0.0.0", 9464)
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(args.metrics_port)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"grpc": args.port, "metrics": args.metrics_port}
+
+    assert service["kind"] == "Service"
+    assert service["spec"]["selector"] == template["metadata"]["labels"]
+    service_ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert service_ports == {"grpc": (args.port, "grpc"), "metrics": (args.metrics_port, "metrics")}
+
+    prometheus = yaml.safe_load(PROMETHEUS_FILES["prometheus.yml"].read_text())
+    [job] = prometheus["scrape_configs"]
+    assert job["job_name"] == "gba-scheduler"
+    name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
+    assert job["static_configs"][0]["targets"] == [
+        f"{name}.{namespace}.svc.cluster.local:{args.metrics_port}"
+    ]
