@@ -12,7 +12,6 @@ import math
 import pytest
 from rich.console import Console
 
-from scheduler.cli import top
 from scheduler.cli.main import main
 from scheduler.cli.top import (
     EXPECTED,
@@ -415,7 +414,7 @@ def test_live_mode_shows_the_error_retries_and_exits_0_on_ctrl_c(
         if len(sleeps) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(top.time, "sleep", sleep)
+    monkeypatch.setattr("scheduler.cli.top.time.sleep", sleep)
     url = "http://127.0.0.1:9/metrics"
 
     assert main(["top", "--metrics", url, "--interval", "0.25"]) == 0
