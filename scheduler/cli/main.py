@@ -18,13 +18,14 @@ from scheduler.cli import (
     serve,
     sim,
     token,
+    top,
     watch,
 )
 from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, money, cycle, sim, serve, token, jobs, watch, admin_views)
+COMMANDS = (pool, policies, money, cycle, sim, serve, token, jobs, watch, top, admin_views)
 USAGE_STATUS = 2
 
 
