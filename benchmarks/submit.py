@@ -32,9 +32,16 @@ server differs. A fresh child (and, for `submit`, a fresh database) serves every
   under the coordinator's 5,000-job `max_batch`, so each commit can take several calls), for
   `--batch-calls` calls (target ≥ 50,000 jobs/s).
 
+- metrics_overhead: a third single-call arm, `submit_metrics`, against a server built as
+  `gbasched serve --metrics-port 0` builds it: the same coordinator with its metrics registry
+  served over HTTP on loopback and the gRPC interceptor counting every call, while a thread of
+  the load generator scrapes `/metrics` every `--scrape-interval` seconds (default 1; Prometheus'
+  default is 15). Per round, overhead = 1 − submit_metrics rps ÷ submit rps; the headline is the
+  median over rounds (target ≤ 0.03). `--no-metrics-arm` leaves the arm out.
+
 Every arm first makes `--warmup` calls (batch arm: `--batch-warmup`), untimed, then the timed
 calls; it stops early (counting what was done) after `--max-seconds`. With `--rounds` > 1 every
-arm is run again, odd rounds with the submit arm first; headline figures are medians over the
+arm is run again, odd rounds in reverse order; headline figures are medians over the
 rounds, each round is in the JSON.
 
 Rate limiting is off: `gbasched serve` limits every tenant to 50 calls/s by default (burst
@@ -70,7 +77,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +91,7 @@ import grpc
 from benchmarks.store import _Observed
 from scheduler.api import convert
 from scheduler.api.auth import TokenBook, bearer
+from scheduler.api.metrics import GrpcMetrics, serve_metrics
 from scheduler.api.server import Server
 from scheduler.api.v1 import scheduler_pb2
 from scheduler.cli.paths import default_pool_path, default_programs_path, default_tokens_path
@@ -136,9 +146,9 @@ def _serve_echo() -> None:
     asyncio.run(main())
 
 
-def _serve_submit(db: Path) -> None:
+def _serve_submit(db: Path, metrics: bool = False) -> None:
     """The coordinator and its gRPC server as `gbasched serve` builds them (no flags but
-    `--db` and `--port 0`), on `db`."""
+    `--db` and `--port 0`; with `metrics`, also `--metrics-port 0`), on `db`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     pool = load_pool(default_pool_path())
     programs = load_programs(default_programs_path(), pool)
@@ -161,7 +171,7 @@ def _serve_submit(db: Path) -> None:
         assert isinstance(coordinator, _Observed)
         try:
             coordinator.start()
-            rate_limit = asyncio.run(_serve_coordinator(coordinator, tokens))
+            rate_limit = asyncio.run(_serve_coordinator(coordinator, tokens, metrics))
         finally:
             coordinator.close()
         stored = store.settings()
@@ -182,13 +192,22 @@ def _serve_submit(db: Path) -> None:
         )
 
 
-async def _serve_coordinator(coordinator: _Observed, tokens: TokenBook) -> str:
+async def _serve_coordinator(coordinator: _Observed, tokens: TokenBook, metrics: bool) -> str:
     # No per-tenant rate limit (serve's default is 50 calls/s a tenant): what is measured is
     # how fast the server can take submissions, not the limit.
-    server = await Server.start(coordinator, "127.0.0.1:0", tokens, rate_limit=None)
-    _say({"port": server.port, "pid": os.getpid()})
+    endpoint = serve_metrics(coordinator, "127.0.0.1", 0) if metrics else None
+    interceptor = GrpcMetrics(endpoint.registry) if endpoint is not None else None
+    server = await Server.start(
+        coordinator, "127.0.0.1:0", tokens, rate_limit=None, metrics=interceptor
+    )
+    ready: Figures = {"port": server.port, "pid": os.getpid()}
+    if endpoint is not None:
+        ready["metrics_port"] = endpoint.port
+    _say(ready)
     await _until_told_to_stop()
     await server.stop(5)
+    if endpoint is not None:
+        endpoint.stop()
     return "off (Server.start(rate_limit=None), as `gbasched serve --rate-limit 0`)"
 
 
@@ -226,6 +245,7 @@ class Child:
         )
         ready = self._read(START_TIMEOUT_S)
         self.port = int(ready["port"])
+        self.metrics_port: int | None = ready.get("metrics_port")
         self.pid = int(ready["pid"])  # the server's Python process (py-spy's child, if profiled)
         self.address = f"127.0.0.1:{self.port}"
 
@@ -256,7 +276,7 @@ class Child:
         stdin.close()
         status = self.process.wait(STOP_TIMEOUT_S)
         self._log_file.close()
-        if status != 0:
+        if status != 0:  # `_tail` reads the log file again: it was flushed when closed
             raise RuntimeError(f"the server child exited with {status}: {self._tail()}")
         return last
 
@@ -267,7 +287,8 @@ class Child:
         self._log_file.close()
 
     def _tail(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text()[-2000:]
 
 
@@ -492,8 +513,9 @@ def submit_arm(
     *,
     batched: bool,
     profile: Path | None,
+    metrics: bool = False,
 ) -> Figures:
-    name = "batch" if batched else "submit"
+    name = "batch" if batched else "submit-metrics" if metrics else "submit"
     db = workdir / f"{name}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -507,7 +529,10 @@ def submit_arm(
         response = scheduler_pb2.SubmitJobResponse.FromString
         requests = work.singles
         warmup, in_flight = work.warmup, args.in_flight
-    child = Child("submit", workdir, db, profile)
+    child = Child("submit-metrics" if metrics else "submit", workdir, db, profile)
+    scraper = None
+    if child.metrics_port is not None:
+        scraper = Scraper(f"http://127.0.0.1:{child.metrics_port}/metrics", args.scrape_interval)
     try:
         warm, run = asyncio.run(
             _drive_arm(
@@ -523,8 +548,11 @@ def submit_arm(
             )
         )
     except BaseException:
+        if scraper is not None:
+            scraper.stop()
         child.kill()
         raise
+    scrapes = scraper.stop() if scraper is not None else None
     server = child.stop()
     if server.get("synchronous") != "FULL" or server.get("journal_mode") != "wal":
         raise RuntimeError(f"the store did not run with WAL and FULL: {server}")
@@ -545,6 +573,10 @@ def submit_arm(
     out["failed_calls"] = failed
     out.update(check)
     out["server"] = {k: v for k, v in server.items() if k != "stopped"}
+    if scrapes is not None:
+        out["scrapes"] = scrapes
+        if scrapes["failed"]:
+            raise RuntimeError(f"scraping the submit server's metrics failed: {scrapes}")
     if batched:
         out["batch"] = args.batch
         out["in_flight"] = in_flight
@@ -552,6 +584,39 @@ def submit_arm(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     return out
+
+
+class Scraper:
+    """Reads a metrics endpoint every `interval_s` on its own thread, as Prometheus would (its
+    default interval is 15 s), from the start of an arm (warm-up included) to its end."""
+
+    def __init__(self, url: str, interval_s: float) -> None:
+        self._url = url
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self._figures: Figures = {"ok": 0, "failed": 0, "bytes": 0, "seconds": 0.0}
+        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        figures = self._figures
+        while not self._stopping.wait(self._interval_s):
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self._url, timeout=10) as reply:
+                    figures["bytes"] = len(reply.read())
+                figures["ok"] += 1
+            except OSError as exc:
+                figures["failed"] += 1
+                figures["error"] = str(exc)
+            figures["seconds"] += time.perf_counter() - started
+
+    def stop(self) -> Figures:
+        self._stopping.set()
+        self._thread.join()
+        figures = dict(self._figures)
+        figures["seconds"] = round(figures["seconds"], 3)
+        return figures
 
 
 def check_stored(db: Path, tenant: str, acknowledged: dict[str, str]) -> Figures:
@@ -590,16 +655,25 @@ def one_round(index: int, workdir: Path, work: Workload, args: argparse.Namespac
         base = Path(args.profile_server)
         profile = base.with_name(f"{base.stem}-round{index + 1}{base.suffix or '.txt'}")
         batch_profile = base.with_name(f"{base.stem}-batch-round{index + 1}{base.suffix or '.txt'}")
-    pair: list[tuple[str, Callable[[], Figures]]] = [
+    arms: list[tuple[str, Callable[[], Figures]]] = [
         ("echo", lambda: echo_arm(workdir, work, args)),
         ("submit", lambda: submit_arm(workdir, work, args, batched=False, profile=profile)),
     ]
+    if args.metrics_arm:
+        arms.append(
+            (
+                "submit_metrics",
+                lambda: submit_arm(workdir, work, args, batched=False, profile=None, metrics=True),
+            )
+        )
     if index % 2:
-        pair.reverse()
+        arms.reverse()
     out: Figures = {}
-    for name, arm in pair:
+    for name, arm in arms:
         out[name] = arm()
     out["ratio"] = round(out["submit"]["rps"] / out["echo"]["rps"], 3)
+    if args.metrics_arm:
+        out["metrics_overhead"] = round(1 - out["submit_metrics"]["rps"] / out["submit"]["rps"], 3)
     if args.batch_calls:
         out["batch"] = submit_arm(workdir, work, args, batched=True, profile=batch_profile)
     return out
@@ -630,18 +704,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile-server", default=None, metavar="FILE", help="py-spy the submit server"
     )
+    parser.add_argument(
+        "--no-metrics-arm",
+        dest="metrics_arm",
+        action="store_false",
+        help="skip the submit arm with metrics on (metrics_overhead)",
+    )
+    parser.add_argument(
+        "--scrape-interval", type=float, default=1.0, help="seconds between scrapes (metrics arm)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--serve", choices=("echo", "submit"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", choices=("echo", "submit", "submit-metrics"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve == "echo":
         _serve_echo()
         return 0
-    if args.serve == "submit":
+    if args.serve in ("submit", "submit-metrics"):
         if args.db is None:
-            parser.error("--serve submit needs --db")
-        _serve_submit(args.db)
+            parser.error(f"--serve {args.serve} needs --db")
+        _serve_submit(args.db, metrics=args.serve == "submit-metrics")
         return 0
+    if not args.scrape_interval > 0:
+        parser.error("--scrape-interval must be positive")
     for name in ("calls", "in_flight", "batch", "batch_in_flight", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -666,7 +753,8 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(stack.enter_context(tmp))
         rounds = [one_round(i, workdir, work, args) for i in range(args.rounds)]
 
-    arms = ["echo", "submit"] + (["batch"] if args.batch_calls else [])
+    arms = ["echo", "submit"] + (["submit_metrics"] if args.metrics_arm else [])
+    arms += ["batch"] if args.batch_calls else []
     lost = sum(r[a].get("lost", 0) for r in rounds for a in arms)
     duplicated = sum(r[a].get("duplicated", 0) for r in rounds for a in arms)
     failed = sum(r[a]["failed_calls"] for r in rounds for a in arms)
@@ -690,6 +778,18 @@ def main(argv: list[str] | None = None) -> int:
         "submit_p50_ms": _median([r["submit"]["p50_ms"] for r in rounds]),
         "submit_p99_ms": _median([r["submit"]["p99_ms"] for r in rounds]),
     }
+    if args.metrics_arm:
+        overhead = _median([r["metrics_overhead"] for r in rounds])
+        out.update(
+            {
+                "submit_metrics_rps": _median([r["submit_metrics"]["rps"] for r in rounds]),
+                "metrics_overhead": overhead,
+                "metrics_overhead_target": 0.03,
+                "metrics_overhead_met": overhead is not None and overhead <= 0.03,
+                "round_metrics_overheads": [r["metrics_overhead"] for r in rounds],
+                "scrape_interval_s": args.scrape_interval,
+            }
+        )
     if args.batch_calls:
         batch_rate = _median([r["batch"]["jobs_per_s"] for r in rounds])
         out.update(

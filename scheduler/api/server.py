@@ -19,8 +19,10 @@ from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler
 from scheduler.service.coordinator import Coordinator
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-SCHEDULER_SERVICE = scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"].full_name
-ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
+SCHEDULER_DESCRIPTOR = scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"]
+ADMIN_DESCRIPTOR = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
+SCHEDULER_SERVICE = SCHEDULER_DESCRIPTOR.full_name
+ADMIN_SERVICE = ADMIN_DESCRIPTOR.full_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +38,13 @@ class TlsFiles:
 
 class Server:
     """`await Server.start(coordinator, "127.0.0.1:0", tokens)`; `port` is the one bound. Every
-        Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
-        checking and reflection are open. With `tls` the port speaks TLS only (no client
-        certificates: callers authenticate with their bearer tokens), else plain text. With
-        `rate_limit` every tenant's Scheduler calls are limited by it (operators' are not, nor is
-        the Admin service, which is theirs); None: unlimited. With `metrics` every call is counted
-    and timed (`GrpcMetrics`). `blocking` is the thread pool the calls'
-        blocking work runs on (`workers` threads)."""
+    Scheduler and Admin call must present a token of `tokens` (an operator's for Admin); health
+    checking and reflection are open. With `tls` the port speaks TLS only (no client
+    certificates: callers authenticate with their bearer tokens), else plain text. With
+    `rate_limit` every tenant's Scheduler calls are limited by it (operators' are not, nor is
+    the Admin service, which is theirs); None: unlimited. With `metrics` every Scheduler and
+    Admin call is counted and timed (`GrpcMetrics`). `blocking` is the thread pool the calls'
+    blocking work runs on (`workers` threads)."""
 
     def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
         self.server = server
@@ -64,18 +66,18 @@ class Server:
         # wait together is what lets group commit batch them.
         blocking = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
         server = grpc.aio.server(
-            interceptors=[metrics] if metrics is not None else None,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ],
         )
-        scheduler_pb2_grpc.add_SchedulerServicer_to_server(
-            SchedulerServicer(coordinator, blocking, tokens, rate_limit), server
-        )
-        admin_pb2_grpc.add_AdminServicer_to_server(
-            AdminServicer(coordinator, blocking, tokens), server
-        )
+        scheduler = SchedulerServicer(coordinator, blocking, tokens, rate_limit)
+        admin = AdminServicer(coordinator, blocking, tokens)
+        if metrics is not None:
+            scheduler = metrics.instrument(scheduler, SCHEDULER_DESCRIPTOR)
+            admin = metrics.instrument(admin, ADMIN_DESCRIPTOR)
+        scheduler_pb2_grpc.add_SchedulerServicer_to_server(scheduler, server)
+        admin_pb2_grpc.add_AdminServicer_to_server(admin, server)
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
         services = (

@@ -240,6 +240,10 @@ class ClusterState:
         if self._accrued_at is None or now > self._accrued_at:
             self._accrued_at = now
 
+    def pending_shapes(self) -> dict[Shape, int]:
+        """How many jobs wait, by shape (see `snapshot.shape_of`): a copy."""
+        return self._shapes.copy()
+
     def _add_pending(self, job: Job) -> None:
         old = self.pending.get(job.id)
         if old is not None:

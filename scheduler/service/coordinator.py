@@ -818,11 +818,21 @@ class Coordinator:
         with self._core_lock:
             state = self.state
             pending: Counter[tuple[str, str]] = Counter()
+            for shape, count in state.pending_shapes().items():
+                pending[(shape[0], shape[1])] += count  # tenant, priority class
             reasons: Counter[str] = Counter()
-            for job in state.pending.values():
-                pending[(job.tenant, job.priority_class)] += 1
-                reason = self.pending_reason(job.id)
-                reasons[UNDECIDED if reason is None else str(reason.code)] += 1
+            if self._blocked is None:
+                # Scrapes come while submissions flood in: count reasons by object identity
+                # (a backlog shares a few Reason objects), in C, not by a call per job.
+                got = list(map(self.reasons.get, state.pending))
+                objects = dict(zip(map(id, got), got, strict=True))
+                for key, count in Counter(map(id, got)).items():
+                    reason = objects[key]
+                    reasons[UNDECIDED if reason is None else str(reason.code)] += count
+            else:  # strict FIFO's blocked run speaks for many jobs: ask job by job
+                for job_id in state.pending:
+                    reason = self.pending_reason(job_id)
+                    reasons[UNDECIDED if reason is None else str(reason.code)] += 1
             inbox = list(self._inbox)  # submitters append under the store lock only
             for job in inbox:
                 pending[(job.tenant, job.priority_class)] += 1
