@@ -33,8 +33,8 @@ def rules_of(path: Path) -> list[dict[str, Any]]:
     return [rule for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
 
 
-def test_promtool_accepts_both_configurations_and_finds_their_rules() -> None:
-    for config in ("prometheus.yml", "prometheus-k8s.yml"):
+def test_promtool_accepts_every_configuration_and_finds_its_rules() -> None:
+    for config in ("prometheus.yml", "prometheus-k8s.yml", "prometheus-local.yml"):
         output = promtool("check", "config", f"deploy/prometheus/{config}")
         # rule_files is resolved relative to the configuration: every rule file is found.
         assert f"SUCCESS: {len(RULE_FILES)} rule files found" in output, output
