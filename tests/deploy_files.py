@@ -5,6 +5,7 @@ tests/unit/test_deploy_k8s.py checks that they are current."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -65,6 +66,21 @@ def metrics_in(expr: str) -> set[str]:
 def recorded_in(expr: str) -> set[str]:
     """The recording rules' series (gba_scheduler:...) a PromQL expression reads."""
     return set(RECORDED_IN_EXPR.findall(expr))
+
+
+def deployed_expressions() -> list[str]:
+    """Every PromQL expression the deploy files hold: the dashboard's queries and the rules'."""
+    board = json.loads((DEPLOY / "grafana" / "dashboards" / "gba-scheduler.json").read_text())
+    exprs = [
+        target["expr"]
+        for panel in board["panels"]
+        if panel["type"] != "row"
+        for target in panel["targets"]
+    ]
+    for path in sorted((PROMETHEUS / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            exprs += [rule["expr"] for rule in group["rules"]]
+    return exprs
 
 
 def recording_rules() -> set[str]:

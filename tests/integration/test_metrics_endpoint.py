@@ -36,6 +36,7 @@ from tests.api_builders import (
     world_on_sqlite,
 )
 from tests.builders import ASCEND
+from tests.deploy_files import deployed_expressions, metrics_in
 from tests.service_builders import World, a_world, money, small_pool
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -269,6 +270,10 @@ def test_every_metric_of_the_doc_is_served(
     assert "python_info" in samples
     assert "process_cpu_seconds_total" in samples
     assert not [s for s in samples if s.startswith("gbasched_")]
+    # what the dashboard and the Prometheus rules read is served (a histogram by its series)
+    used = {name for expr in deployed_expressions() for name in metrics_in(expr)}
+    assert len(used) >= 25
+    assert sorted(n for n in used if n not in samples and f"{n}_bucket" not in samples) == []
 
 
 def test_serve_serves_metrics_on_the_port_it_is_given(tmp_path: Path) -> None:
