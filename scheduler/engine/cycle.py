@@ -77,6 +77,8 @@ class _Cycle:
         self.no_victims: set[tuple[object, ...]] = set()
         self.room_reasons: dict[tuple[int, int, int], Reason] = {}  # NO_CAPACITY words by shape
         self.unfunded: dict[tuple[object, ...], Reason] = {}  # NO_FUNDS refusals, see `fund`
+        # walltime and programs move a waiting job's decision only through funds or backfill
+        self.costed = snapshot.budgets is not None or policy.queue.discipline is Discipline.BACKFILL
         # waiting jobs' reasons by `like_key`, with the `version` they hold for
         self.decided: dict[tuple[object, ...], tuple[tuple[object, ...], Reason]] = {}
         self.blocked_by: Reason | None = None  # strict FIFO: set once the head is blocked
@@ -187,16 +189,26 @@ class _Cycle:
     # ---------------------------------------------------------------- jobs alike
     def like_key(self, job: Job, plan: JobPlan) -> tuple[object, ...] | None:
         """What decides where a job of an accepted plan goes, beyond the cycle's state: its
-        plan (tenant, class, models, zones, gang; programs when money counts), priority (whom
-        it may preempt), walltime and programs (what it would cost, backfill windows). Two
-        jobs with equal keys meet the same quota, capacity, funds and victims, so while
-        nothing was admitted, preempted or reserved in between, the second waits for the
-        first's reason. None under service-ranked policies (las, qssf), where each job's own
-        attained service decides whom it may displace."""
+        plan (tenant, class, models, zones, gang; programs when money counts) and priority
+        (whom it may preempt); when money is checked or the queue backfills, also its walltime
+        and programs (what it would cost, whether it ends before a reservation). Two jobs with
+        equal keys meet the same quota, capacity, funds and victims, so while nothing was
+        admitted, preempted or reserved in between, the second waits for the first's reason.
+        None under service-ranked policies (las, qssf), where each job's own attained service
+        decides whom it may displace."""
         if self.ranking is not None or not self.alike:
             return None
         gang = job.gang
-        return (id(plan), gang.workers, gang.per_worker, job.priority, job.walltime_s, job.programs)
+        if self.costed:
+            return (
+                id(plan),
+                gang.workers,
+                gang.per_worker,
+                job.priority,
+                job.walltime_s,
+                job.programs,
+            )
+        return (id(plan), gang.workers, gang.per_worker, job.priority)
 
     def version(self) -> tuple[object, ...]:
         """Changes to the cycle's state that move a waiting job's decision: admissions (which
