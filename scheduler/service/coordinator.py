@@ -63,10 +63,8 @@ from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import (
     OwnerReport,
     ProgramReport,
+    RunningReports,
     TenantReport,
-    owner_report,
-    program_report,
-    tenant_report,
 )
 from scheduler.policy.ordering import Discipline
 from scheduler.policy.registry import Policy
@@ -279,6 +277,7 @@ class Coordinator:
         self.last_tick: TickReport | None = None
         self.submit_transactions = 0  # store transactions that wrote submissions (group commits)
         self.tallies = Tallies()  # what the coordinator did since it was made, for metrics
+        self._running_reports = RunningReports()  # the ledger's reports, under the core lock
         # The newest event in the store, for watchers to know when to read again without a
         # query each.
         self.last_event_seq = store.last_event_seq()
@@ -800,14 +799,15 @@ class Coordinator:
         """The ledger's reports asked for (the others empty), read under the core lock so that
         no tick posts while they are read."""
         with self._core_lock:
+            running = self._running_reports  # reads only the postings since the last call
             return UsageReports(
                 programs=tuple(
-                    program_report(self.ledger, [self.programs[p] for p in sorted(self.programs)])
+                    running.programs(self.ledger, [self.programs[p] for p in sorted(self.programs)])
                 )
                 if programs
                 else (),
-                tenants=tuple(tenant_report(self.ledger)) if tenants else (),
-                owners=tuple(owner_report(self.ledger)) if owners else (),
+                tenants=tuple(running.tenants(self.ledger)) if tenants else (),
+                owners=tuple(running.owners(self.ledger)) if owners else (),
                 as_of_posting=len(self.ledger),  # postings are numbered 1, 2, … with no gaps
             )
 

@@ -31,6 +31,7 @@ from scheduler.ledger.flows import (
     top_up,
 )
 from scheduler.ledger.programs import BASIS_POINTS, Program, Split
+from scheduler.ledger.reports import RunningReports
 from scheduler.ledger.split import Supplier, split_cost
 from scheduler.ledger.usage import Usage
 from tests.builders import ASCEND, H800
@@ -156,6 +157,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.oracle = Oracle()
         self.payments: list[tuple[str, Currency, int, str]] = []
         self.ids = 0
+        self.reports = RunningReports()  # read after every step, as the metrics endpoint does
 
     # ------------------------------------------------------------------ helpers
 
@@ -374,6 +376,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now += seconds
 
     # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def reports_kept_up_to_date_equal_reports_read_from_the_whole_book(self) -> None:
+        whole = RunningReports()
+        programs = list(PROGRAMS.values())
+        assert self.reports.programs(self.ledger, programs) == whole.programs(self.ledger, programs)
+        assert self.reports.tenants(self.ledger) == whole.tenants(self.ledger)
+        assert self.reports.owners(self.ledger) == whole.owners(self.ledger)
 
     @invariant()
     def the_book_checks_out(self) -> None:
