@@ -19,6 +19,11 @@ trace-replay simulator (the real coordinator, memory store, fake executor, manua
   `until`, with its `on_tick` keeping every tick's report and time; the invariants the replay
   checks at its end are checked at the stop.
 
+Garbage collector: tuned as `gbasched serve` tunes it (first threshold `GC_YOUNG_THRESHOLD`, and
+`gc.freeze()` after the first tick, the fill: the backlog a restarted `serve` would recover and
+then freeze), since this run stands for a serving coordinator; `--python-gc` leaves Python's
+defaults.
+
 Printed (ms of wall time; percentiles nearest-rank over the ticks that ran a cycle):
 - pool_accelerators, pool_nodes, jobs (in the stream), arrived (submitted by the stop);
 - pending_end, pending_min, pending_max (over the ticks' reports, after their cycles),
@@ -42,6 +47,7 @@ Progress goes to stderr about every 10 s.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import sys
@@ -49,6 +55,7 @@ import time
 import tomllib
 from typing import Any
 
+from scheduler.cli.serve import GC_YOUNG_THRESHOLD
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import parse_pool
 from scheduler.engine.cycle import run_cycle
@@ -79,8 +86,9 @@ def _say(message: str) -> None:
 class _Meter:
     """Keeps every tick's report and time (`Replay.run`'s `on_tick`), and says how far it got."""
 
-    def __init__(self, replay: Replay) -> None:
+    def __init__(self, replay: Replay, serve_gc: bool) -> None:
         self.replay = replay
+        self.serve_gc = serve_gc
         self.reports: list[TickReport] = []
         self.tick_ms: list[float] = []
         self.started = self.last_said = time.perf_counter()
@@ -88,6 +96,9 @@ class _Meter:
     def __call__(self, report: TickReport, seconds: float) -> None:
         self.tick_ms.append(seconds * 1000)
         self.reports.append(report)
+        if self.serve_gc and len(self.reports) == 1:
+            # The fill is the backlog a restarted `serve` would recover, then freeze.
+            gc.freeze()
         now = time.perf_counter()
         if now - self.last_said >= PROGRESS_EVERY_S:
             self.last_said = now
@@ -107,8 +118,12 @@ def run(
     arrivals_per_min: int | None,
     policy_name: str,
     seed: int,
+    serve_gc: bool = True,
 ) -> dict[str, Any]:
     began = time.perf_counter()
+    if serve_gc:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
     pool = parse_pool(tomllib.loads(generate_pool_toml(accelerators, seed)), "generated")
     capacity = sum(n.accelerators for n in pool.nodes.values())
     per_min = arrivals_per_min if arrivals_per_min is not None else -(-capacity // 1200)
@@ -118,7 +133,7 @@ def run(
     policy = resolve_policy(policy_name)
     replay = Replay(trace, pool, policy, settings=ReplaySettings(restart_overhead_s=0))
     until = replay.start + minutes * STEP_S
-    meter = _Meter(replay)
+    meter = _Meter(replay, serve_gc)
     setup_s = time.perf_counter() - began
     _say(f"set up in {setup_s:.1f} s; replaying {minutes} simulated minutes")
     run_began = time.perf_counter()
@@ -146,6 +161,7 @@ def run(
         "pool_nodes": len(pool.nodes),
         "policy": policy.name,
         "seed": seed,
+        "gc": "serve's (threshold 10,000, frozen after the fill)" if serve_gc else "Python's",
         "minutes": minutes,
         "arrivals_per_min": per_min,
         "jobs": len(trace.jobs),
@@ -191,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrivals-per-min", type=int, default=None)
     parser.add_argument("--policy", default="priority-fairshare")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--python-gc",
+        action="store_true",
+        help="leave Python's garbage collector as it is (default: tune it as `serve` does)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     out = run(
@@ -200,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         args.arrivals_per_min,
         args.policy,
         args.seed,
+        serve_gc=not args.python_gc,
     )
     if args.json:
         print(json.dumps(out))
