@@ -38,7 +38,8 @@ from scheduler.api.ratelimit import RETRY_AFTER_MS, RateLimit, RateLimited, subm
 from scheduler.api.v1 import scheduler_pb2, scheduler_pb2_grpc
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.jobs import JobState
-from scheduler.domain.principals import Principal
+from scheduler.domain.principals import PermissionDenied, Principal
+from scheduler.domain.requests import JobRequest
 from scheduler.service.coordinator import Coordinator
 from scheduler.service.errors import unknown_job_message
 from scheduler.service.job_money import MoneySoFar
@@ -161,14 +162,15 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                     f"at most {MAX_SUBMIT_JOBS} jobs per call, got {len(request.jobs)}: "
                     "split the requests into several calls",
                 )
-            requests = [
-                convert.job_request(
-                    one,
-                    f"jobs[{i}].",
-                    principal.tenant_to_submit_as(one.tenant, f"jobs[{i}].tenant"),
-                )
-                for i, one in enumerate(request.jobs)
-            ]
+            # Field paths are made only for an error: two f-strings a job were ~1 % of a bulk
+            # call's time.
+            requests: list[JobRequest] = []
+            try:
+                for one in request.jobs:
+                    tenant = principal.tenant_to_submit_as(one.tenant, "tenant")
+                    requests.append(convert.job_request(one, "", tenant))
+            except (InvalidField, PermissionDenied) as exc:  # about the job after those taken
+                raise type(exc)(f"jobs[{len(requests)}].{exc.field}", exc.message) from None
             try:
                 return self._coordinator.submit_later(requests)
             except InvalidField as exc:
