@@ -9,7 +9,7 @@ and only the tenant queues that changed are re-sorted.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, RunningJob
@@ -123,13 +123,25 @@ class ClusterState:
 
     # ------------------------------------------------------------ changes
     def submit(self, job: Job) -> None:
-        if job.id in self.pending or job.id in self.running:
-            raise InvalidField("job.id", f"job {job.id!r} is already known")
-        self._add_pending(job)
-        if job.seq < self._last_seq:
-            self._pending_sorted = False
-        self._last_seq = max(self._last_seq, job.seq)
-        self._dirty.add(job.tenant)
+        self.submit_many((job,))
+
+    def submit_many(self, jobs: Iterable[Job]) -> None:
+        """`submit` each of `jobs`, in order (the same checks, fewer lookups a job)."""
+        pending, running, shapes, dirty = self.pending, self.running, self._shapes, self._dirty
+        last = self._last_seq
+        for job in jobs:
+            job_id = job.id
+            if job_id in pending or job_id in running:
+                raise InvalidField("job.id", f"job {job_id!r} is already known")
+            pending[job_id] = job
+            shape = shape_of(job)
+            shapes[shape] = shapes.get(shape, 0) + 1
+            if job.seq < last:
+                self._pending_sorted = False
+            else:
+                last = job.seq
+            dirty.add(job.tenant)
+        self._last_seq = last
 
     def cancel(self, job_id: str, at: int | None = None) -> None:
         """Remove a pending job, or release a running one (at `at`, see `finish`); either way

@@ -1052,13 +1052,21 @@ class Coordinator:
         heapq.heappush(self._deadlines, (started_at + job.walltime_s, job_id, attempt))
 
     def _take_inbox(self) -> None:
-        while self._inbox:
-            self._arrivals = True
-            job = self._inbox.popleft()
-            self._new_ids.add(job.id)
-            self._new_jobs.append(job)
-            self.records[job.id] = JobRecord.submitted(job, job.submitted_at)
-            self.state.submit(job)
+        inbox = self._inbox
+        if not inbox:
+            return
+        # Popped one by one: submitters append meanwhile (under the store lock only), and
+        # `popleft` never loses one. A flood brings tens of thousands a tick, so the per-job
+        # work is kept to the loop below and `ClusterState.submit_many`.
+        pop = inbox.popleft
+        jobs = [pop() for _ in range(len(inbox))]
+        self._arrivals = True
+        self._new_ids.update(job.id for job in jobs)
+        self._new_jobs.extend(jobs)
+        records, submitted = self.records, JobRecord.submitted
+        for job in jobs:
+            records[job.id] = submitted(job, job.submitted_at)
+        self.state.submit_many(jobs)
 
     def _decide(self, result: CycleResult, writes: Writes, waits: list[int]) -> CycleResult:
         """Turn a cycle's decisions into job changes, reservations and the actions to take;
