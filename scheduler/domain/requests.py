@@ -109,13 +109,28 @@ def resolve(request: JobRequest, pool: Pool) -> Resolved:
     return Resolved(tenant.id, priority_class, klass.value, models)
 
 
-def resolved_job(request: JobRequest, resolved: Resolved, job_id: str, seq: int, now: int) -> Job:
+def resolved_job(
+    request: JobRequest,
+    resolved: Resolved,
+    job_id: str,
+    seq: int,
+    now: int,
+    gangs: dict[tuple[int, int], Gang] | None = None,
+) -> Job:
     """The job of a request whose shape resolved to `resolved`; the job's own checks (gang,
-    walltime, checkpoint interval) raise naming the field."""
+    walltime, checkpoint interval) raise naming the field. `gangs`, when given, holds the gangs
+    already made (a `Gang` is immutable, so jobs of one size share one): the caller keeps it
+    bounded."""
+    size = (request.workers, request.per_worker)
+    gang = gangs.get(size) if gangs is not None else None
+    if gang is None:
+        gang = Gang(*size)
+        if gangs is not None:
+            gangs[size] = gang
     return Job(
         id=job_id,
         tenant=resolved.tenant,
-        gang=Gang(request.workers, request.per_worker),
+        gang=gang,
         models=resolved.models,
         priority_class=resolved.priority_class,
         priority=resolved.priority,

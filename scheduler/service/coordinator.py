@@ -40,7 +40,7 @@ from typing import Any
 
 from scheduler.domain.clock import Clock
 from scheduler.domain.errors import InvalidField, UnknownReference
-from scheduler.domain.jobs import Job, JobState, RunningJob
+from scheduler.domain.jobs import Gang, Job, JobState, RunningJob
 from scheduler.domain.nodes import Node, NodeState
 from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest, Resolved, resolve, resolved_job
@@ -132,6 +132,7 @@ class _Shapes:
 
     pool: Pool
     resolved: dict[RequestShape, Resolved] = field(default_factory=dict)
+    gangs: dict[tuple[int, int], Gang] = field(default_factory=dict)  # shared by jobs of a size
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,7 +511,9 @@ class Coordinator:
                     self._check_programs(request, shapes.pool)
                     if len(known) < MAX_SHAPES:
                         known[shape] = resolved
-                jobs.append(resolved_job(request, resolved, f"job-{seq}", seq, now))
+                if len(shapes.gangs) >= MAX_SHAPES:
+                    shapes.gangs.clear()
+                jobs.append(resolved_job(request, resolved, f"job-{seq}", seq, now, shapes.gangs))
             except InvalidField as exc:
                 raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
         return jobs
