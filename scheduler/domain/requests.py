@@ -127,24 +127,26 @@ def resolved_job(
         gang = Gang(*size)
         if gangs is not None:
             gangs[size] = gang
+    # Positional, in field order (each commented with its field): on the bulk path keyword
+    # arguments cost ~0.5 µs a job.
     return Job(
-        id=job_id,
-        tenant=resolved.tenant,
-        gang=gang,
-        models=resolved.models,
-        priority_class=resolved.priority_class,
-        priority=resolved.priority,
-        walltime_s=request.walltime_s,
-        data_origin=request.data_origin,
-        submitted_at=now,
-        seq=seq,
-        preemptible=request.preemptible,
-        checkpoint_interval_s=request.checkpoint_interval_s,
-        approvals=request.approvals,
-        entrypoint=request.entrypoint,
-        programs=request.programs,
-        client_key=request.client_key,
-        min_tflops_fp16=request.min_tflops_fp16,
+        job_id,  # id
+        resolved.tenant,  # tenant
+        gang,  # gang
+        resolved.models,  # models
+        resolved.priority_class,  # priority_class
+        resolved.priority,  # priority
+        request.walltime_s,  # walltime_s
+        request.data_origin,  # data_origin
+        now,  # submitted_at
+        seq,  # seq
+        request.preemptible,  # preemptible
+        request.checkpoint_interval_s,  # checkpoint_interval_s
+        request.approvals,  # approvals
+        request.entrypoint,  # entrypoint
+        request.programs,  # programs
+        request.client_key,  # client_key
+        request.min_tflops_fp16,  # min_tflops_fp16
     )
 
 

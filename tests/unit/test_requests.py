@@ -6,9 +6,19 @@ from dataclasses import replace
 
 import pytest
 
+from scheduler.api import convert
+from scheduler.api.v1 import scheduler_pb2
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.geography import City, Jurisdiction
-from scheduler.domain.requests import JobRequest, PriorityNotAllowed, accepted_models, to_job
+from scheduler.domain.jobs import Gang, Job
+from scheduler.domain.requests import (
+    JobRequest,
+    PriorityNotAllowed,
+    Resolved,
+    accepted_models,
+    resolved_job,
+    to_job,
+)
 from tests.builders import ASCEND, H20, H800, MLU, a_pool, a_tenant, an_approval
 
 POOL = (
@@ -150,3 +160,60 @@ def test_bad_requests_name_the_field(
         to_job(replace(REQUEST, **changes), POOL, "j1", seq=1, now=0)
     assert caught.value.field == field
     assert message in caught.value.message
+
+
+def test_every_field_of_a_wire_spec_lands_in_its_own_field_of_the_request_and_the_job() -> None:
+    # The bulk path builds both positionally: distinct values catch two fields swapped.
+    spec = convert.JobSpec(
+        workers=3,
+        per_worker=5,
+        walltime_s=7_777,
+        data_origin=Jurisdiction.HONG_KONG,
+        models=(H20,),
+        min_tflops_fp16=100,
+        priority_class="low",
+        preemptible=False,
+        checkpoint_interval_s=99,
+        approvals=("ap1",),
+        entrypoint="pkg.mod:fn",
+        programs=("prog-a",),
+    )
+    message = scheduler_pb2.SubmitJobRequest(client_key="key-1", spec=convert.spec_message(spec))
+    request = convert.job_request(message, "", "pcl")
+    assert request == JobRequest(
+        tenant="pcl",
+        workers=3,
+        per_worker=5,
+        walltime_s=7_777,
+        data_origin=Jurisdiction.HONG_KONG,
+        models=(H20,),
+        min_tflops_fp16=100,
+        priority_class="low",
+        preemptible=False,
+        checkpoint_interval_s=99,
+        approvals=("ap1",),
+        entrypoint="pkg.mod:fn",
+        programs=("prog-a",),
+        client_key="key-1",
+    )
+    resolved = Resolved("pcl", "low", 100, frozenset({H20}))
+    job = resolved_job(request, resolved, "j9", seq=11, now=1_234)
+    assert job == Job(
+        id="j9",
+        tenant="pcl",
+        gang=Gang(3, 5),
+        models=frozenset({H20}),
+        priority_class="low",
+        priority=100,
+        walltime_s=7_777,
+        data_origin=Jurisdiction.HONG_KONG,
+        submitted_at=1_234,
+        seq=11,
+        preemptible=False,
+        checkpoint_interval_s=99,
+        approvals=("ap1",),
+        entrypoint="pkg.mod:fn",
+        programs=("prog-a",),
+        client_key="key-1",
+        min_tflops_fp16=100,
+    )
