@@ -61,6 +61,7 @@ from scheduler.config.pool_toml import parse_pool
 from scheduler.engine.cycle import run_cycle
 from scheduler.policy.registry import resolve_policy
 from scheduler.service.coordinator import TickReport
+from scheduler.service.settings import set_young_gc_threshold
 from scheduler.sim.replay import Replay, ReplaySettings
 from scheduler.sim.synthetic import Stream, synthetic_trace
 
@@ -122,8 +123,7 @@ def run(
 ) -> dict[str, Any]:
     began = time.perf_counter()
     if serve_gc:
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+        set_young_gc_threshold(GC_YOUNG_THRESHOLD)
     pool = parse_pool(tomllib.loads(generate_pool_toml(accelerators, seed)), "generated")
     capacity = sum(n.accelerators for n in pool.nodes.values())
     per_min = arrivals_per_min if arrivals_per_min is not None else -(-capacity // 1200)

@@ -82,7 +82,7 @@ from scheduler.service.pool_changes import (
     with_tenant,
     without_node,
 )
-from scheduler.service.settings import CoordinatorSettings
+from scheduler.service.settings import CoordinatorSettings, set_young_gc_threshold
 from scheduler.service.submissions import GroupCommit
 from scheduler.service.tallies import Tallies, TalliesSnapshot
 from scheduler.service.writes import Launch, Stop, Writes
@@ -410,8 +410,7 @@ class Coordinator:
         if settings.switch_interval_s is not None:
             sys.setswitchinterval(settings.switch_interval_s)
         if settings.gc_young_threshold is not None:
-            _, older, oldest = gc.get_threshold()
-            gc.set_threshold(settings.gc_young_threshold, older, oldest)
+            set_young_gc_threshold(settings.gc_young_threshold)
         if settings.gc_freeze:
             gc.freeze()
         self._ticker = threading.Thread(target=self._loop, name="tick", daemon=True)

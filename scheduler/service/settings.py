@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from scheduler.domain.errors import InvalidField
@@ -60,3 +61,10 @@ class CoordinatorSettings:
             raise InvalidField("gc_young_threshold", "must be at least 1")
         if self.max_batch < 1:
             raise InvalidField("max_batch", "must be at least 1")
+
+
+def set_young_gc_threshold(threshold: int) -> None:
+    """Set the garbage collector's first threshold, keeping the older generations' as they are
+    (`Coordinator.start` with `gc_young_threshold`; benchmarks that stand for `serve`)."""
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(threshold, older, oldest)

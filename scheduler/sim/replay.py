@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import cast
 
 from scheduler.domain.clock import ManualClock
 from scheduler.domain.errors import InvalidField
@@ -354,7 +355,9 @@ class Replay:
         tally = self.tally
         if kind == ek.ADMITTED:
             i = self._index[job_id]
-            workers = tuple((str(node), int(count)) for node, count in data["workers"])  # type: ignore[attr-defined]
+            # the ADMITTED event's `workers`, as the coordinator writes it: [[node, count], ...]
+            pairs = cast("Iterable[tuple[str, int]]", data["workers"])
+            workers = tuple((str(node), int(count)) for node, count in pairs)
             problems = self.use.take(Holding(job_id, self._gangs[i], workers))
             if problems:
                 raise InvariantViolated(f"at t={at - self.start} s: {'; '.join(problems)}")
