@@ -251,9 +251,15 @@ class _Cycle:
         if self.ranking is not None:
             yield from self.ranking.order(self.snap.pending)
             return
+        queues = dict(self.snap.queues)  # one lookup per job below, from a plain dict
+        if len(queues) == 1:
+            # One tenant waiting (a flood from one submitter, or a cycle over its new jobs):
+            # its head is always the heap's only entry, so the order is its queue's.
+            [queue] = queues.values()
+            yield from queue
+            return
         head_key = self.policy.queue.head_key
         heap: list[tuple[tuple[int, ...], str, int]] = []
-        queues = dict(self.snap.queues)  # one lookup per job below, from a plain dict
         for tenant, queue in queues.items():
             if queue:
                 heap.append((head_key(queue[0], self.share(tenant)), tenant, 0))

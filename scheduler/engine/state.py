@@ -9,7 +9,7 @@ and only the tenant queues that changed are re-sorted.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Job, RunningJob
@@ -25,6 +25,35 @@ from scheduler.policy.fairshare import accrue, accrue_rates
 from scheduler.policy.service import ServiceHistory
 
 _priority = operator.attrgetter("priority")
+_seq = operator.attrgetter("seq")
+
+
+def _queued(
+    pending: Mapping[str, Job], jobs: Iterable[Job]
+) -> tuple[tuple[Job, ...], dict[str, tuple[Job, ...]]]:
+    """Those of `jobs` still pending, in seq order, and by tenant in queue order (priority
+    descending, then seq): what filtering all pending jobs and every queue would give."""
+    chosen = [job for job in jobs if job.id in pending]
+    chosen.sort(key=_seq)  # usually in order already: one pass
+    by_tenant: dict[str, list[Job]] = {}
+    for job in chosen:
+        rows = by_tenant.get(job.tenant)
+        if rows is None:
+            by_tenant[job.tenant] = [job]
+        else:
+            rows.append(job)
+    return tuple(chosen), _in_queue_order(by_tenant)
+
+
+def _in_queue_order(by_tenant: dict[str, list[Job]]) -> dict[str, tuple[Job, ...]]:
+    """Each tenant's jobs, given in seq order, in queue order (`queue_key`): sorted by priority
+    alone, a C key, since the sort is stable, not by a Python call per job."""
+    queues: dict[str, tuple[Job, ...]] = {}
+    for tenant, rows in by_tenant.items():
+        if rows:
+            rows.sort(key=_priority, reverse=True)
+            queues[tenant] = tuple(rows)
+    return queues
 
 
 class TenantQueues(Mapping[str, tuple[Job, ...]]):
@@ -54,14 +83,13 @@ class TenantQueues(Mapping[str, tuple[Job, ...]]):
                     rows = by_tenant.get(job.tenant)
                     if rows is not None:
                         rows.append(job)
-                for tenant, rows in by_tenant.items():
-                    if rows:
-                        # `pending` is in seq order and the sort is stable: by priority alone
-                        # (a C key) gives `queue_key`'s order without a Python call per job.
-                        rows.sort(key=_priority, reverse=True)
-                        queues[tenant] = tuple(rows)
-                    else:
+                rebuilt = _in_queue_order(by_tenant)  # `pending` is in seq order
+                for tenant in by_tenant:
+                    queue = rebuilt.get(tenant)
+                    if queue is None:
                         queues.pop(tenant, None)
+                    else:
+                        queues[tenant] = queue
             self.worked_out = queues
         return queues
 
@@ -301,14 +329,15 @@ class ClusterState:
         self._rates[tenant] = self._rates.get(tenant, 0) + sign * rate
 
     # ------------------------------------------------------------ reading
-    def snapshot(self, only: Collection[str] | None = None) -> Snapshot:
+    def snapshot(self, only: Iterable[Job] | None = None) -> Snapshot:
         """An immutable view for one cycle. The index and running table are shared, not copied:
         `run_cycle` never writes to them, and the caller applies the result only afterwards.
 
-        `only`: the pending jobs the cycle is to look at, the others left out. After a cycle
-        that admitted and preempted nothing, a cycle over just the jobs that arrived since
-        decides what a cycle over all of them would (the others meet exactly the state they
-        failed against), when jobs that do not fit are skipped (a best-effort queue)."""
+        `only`: the jobs the cycle is to look at (those no longer pending are skipped), the
+        other pending jobs left out. After a cycle that admitted and preempted nothing, a cycle
+        over just the jobs that arrived since decides what a cycle over all of them would (the
+        others meet exactly the state they failed against), when jobs that do not fit are
+        skipped (a best-effort queue). Its cost grows with `only`, not with all that waits."""
         if not self._pending_sorted:
             self.pending = dict(sorted(self.pending.items(), key=lambda kv: kv[1].seq))
             self._pending_sorted = True
@@ -324,17 +353,17 @@ class ClusterState:
         if self._touched:  # same node order as an index built from scratch
             self.index.canonicalize(sorted(self._touched))
             self._touched.clear()
-        pending = tuple(self.pending.values())
-        self._lazy = TenantQueues(self._queues, frozenset(self._stale), pending)
-        queues: Mapping[str, tuple[Job, ...]] = self._lazy
-        shapes = self._shapes.copy()
-        if only is not None:
-            pending = tuple(job for job in pending if job.id in only)
+        queues: Mapping[str, tuple[Job, ...]]
+        if only is None:
+            pending = tuple(self.pending.values())
+            self._lazy = queues = TenantQueues(self._queues, frozenset(self._stale), pending)
+            shapes = self._shapes.copy()
+        else:
+            # No tenant's whole queue is worked out: the next full snapshot does it, from the
+            # last queues worked out and every tenant changed since (kept in `_stale`).
+            self._lazy = None
+            pending, queues = _queued(self.pending, only)
             shapes = count_shapes(pending)
-            tenants = {job.tenant for job in pending}
-            queues = {
-                tenant: tuple(job for job in queues[tenant] if job.id in only) for tenant in tenants
-            }
         return Snapshot(
             facts=self.facts,
             index=self.index,

@@ -923,7 +923,7 @@ class Coordinator:
         # very state they could not use, so a best-effort cycle need look at the new ones only
         # (every `idle_cycle_interval_s` a cycle looks at all of them again).
         only = (
-            self._new_ids
+            self._new_jobs
             if not self._changed
             and self._last_quiet
             and since < self.settings.idle_cycle_interval_s

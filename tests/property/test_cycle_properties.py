@@ -246,6 +246,7 @@ def quiet_then_arrivals(
     nodes = sorted(state.pool.nodes.values(), key=lambda n: n.id)
     tenants = sorted(state.pool.tenants)
     new: set[str] = set()
+    arrived = []
     for i in range(data.draw(st.integers(1, 8))):
         node = data.draw(st.sampled_from(nodes))
         job = (
@@ -263,9 +264,10 @@ def quiet_then_arrivals(
         )
         state.submit(job)
         new.add(job.id)
+        arrived.append(job)
 
     everything = run_cycle(state.snapshot(), policy, now)
-    arrivals = run_cycle(state.snapshot(only=new), policy, now)
+    arrivals = run_cycle(state.snapshot(only=arrived), policy, now)
     return everything, arrivals, new
 
 

@@ -14,7 +14,7 @@ from scheduler.domain.pool import Pool
 from scheduler.engine.cycle import run_cycle
 from scheduler.engine.decisions import CycleResult
 from scheduler.engine.invariants import violations
-from scheduler.engine.snapshot import Snapshot, tenant_queues
+from scheduler.engine.snapshot import Snapshot, count_shapes, tenant_queues
 from scheduler.engine.state import ClusterState
 from scheduler.policy.fairshare import accrue
 from scheduler.policy.registry import Policy, resolve_policy
@@ -228,3 +228,43 @@ def test_tenant_queues_unread_by_some_cycles_are_still_right_when_read() -> None
     assert dict(last.queues) == tenant_queues(last.pending)
     for moment in moments:
         assert dict(moment.queues) == tenant_queues(moment.pending)
+
+
+def test_a_snapshot_of_some_jobs_holds_them_as_a_full_snapshot_would() -> None:
+    """`snapshot(only=jobs)` costs what `jobs` costs, yet holds what filtering a full snapshot
+    would: those still pending in seq order, each tenant's in queue order, their shapes; and
+    full snapshots taken after it are still right (it leaves tenants' queues unworked)."""
+    fifo = resolve_policy("fifo")
+    state = ClusterState(POOL)
+    arrived: list[Job] = []
+    for step in range(4):
+        batch = [
+            replace(job, seq=job.seq + 100 * step)
+            for job in jobs(
+                (f"l{step}", "lab", 1, 8, "low"),
+                (f"p{step}", "pcl", 1, 4, "high"),
+                (f"s{step}", "sme", 4, 8, "standard"),
+                (f"p{step}b", "pcl", 1, 2, "low"),
+                (f"l{step}b", "lab", 1, 1, "high"),
+            )
+        ]
+        state.submit_many(reversed(batch[2:]))  # out of seq order: a requeue does that
+        state.submit_many(batch[:2])
+        arrived += batch
+        if step == 1:
+            state.cancel(f"p{step}")  # offered below, no longer pending
+        if step == 2:
+            state.apply(run_cycle(state.snapshot(), fifo, step), step)
+        some = arrived[-7:]
+        snapshot = state.snapshot(only=reversed(some))
+        wanted = {job.id for job in some}
+        full = state.snapshot()
+        expected = tuple(job for job in full.pending if job.id in wanted)
+        assert snapshot.pending == expected
+        assert list(snapshot.pending) == sorted(snapshot.pending, key=lambda job: job.seq)
+        assert dict(snapshot.queues) == tenant_queues(expected)
+        assert snapshot.shapes == count_shapes(expected)
+        assert dict(full.queues) == tenant_queues(full.pending)
+        if step % 2:  # read or not, the next full snapshot builds on it
+            assert dict(state.snapshot(only=()).queues) == {}
+    assert dict(state.snapshot().queues) == tenant_queues(state.pending.values())
