@@ -178,12 +178,14 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                 raise type(exc)(wire_path(exc.field, f"jobs[{index}]."), exc.message) from None
 
         outcomes = await self._durably(context, submit)
-        return scheduler_pb2.SubmitJobsResponse(
-            results=[
-                scheduler_pb2.SubmitJobResponse(job_id=o.job_id, created=o.created)
-                for o in outcomes
-            ]
-        )
+        # Filled in place: a result message made apart and copied in costs 3 × as much a job.
+        response = scheduler_pb2.SubmitJobsResponse()
+        add = response.results.add
+        for outcome in outcomes:
+            result = add()
+            result.job_id = outcome.job_id
+            result.created = outcome.created
+        return response
 
     async def GetJob(
         self, request: scheduler_pb2.GetJobRequest, context: Context

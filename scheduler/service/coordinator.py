@@ -260,8 +260,7 @@ class Coordinator:
         # Something the next cycle must see happened (capacity freed, a node or a tenant changed).
         self._changed = True
         self._arrivals = False  # new jobs came in since the last cycle
-        self._new_ids: set[str] = set()  # their ids
-        self._new_jobs: list[Job] = []  # and the jobs
+        self._new_jobs: list[Job] = []  # and those jobs
         self._run_shapes: frozenset[Shape] = frozenset()  # see `_known_result`
         self._expiries: tuple[Pool | None, list[int]] = (None, [])
         self._draining: tuple[Pool | None, list[str]] = (None, [])  # see `_down_drained`
@@ -931,7 +930,6 @@ class Coordinator:
             else None
         )
         known = self._known_result(now, since)
-        self._new_ids = set()
         self._new_jobs = []
         self._cycled_all = only is None
         self._changed = self._arrivals = False
@@ -1000,7 +998,7 @@ class Coordinator:
         if self._expiry(now - since) <= now:
             return None
         new = sorted(self._new_jobs, key=_seq)
-        if not new or len(new) != len(self._new_ids):
+        if not new:
             return None
         shapes = self._run_shapes
         last = blocked.blocked[-1].seq
@@ -1063,7 +1061,6 @@ class Coordinator:
         pop = inbox.popleft
         jobs = [pop() for _ in range(len(inbox))]
         self._arrivals = True
-        self._new_ids.update(job.id for job in jobs)
         self._new_jobs.extend(jobs)
         records, submitted = self.records, JobRecord.submitted
         for job in jobs:
