@@ -94,7 +94,6 @@ from scheduler.store.records import (
     Commit,
     Event,
     FairShareUsage,
-    JobChange,
     JobRecord,
     SubmitOutcome,
 )
@@ -1340,7 +1339,7 @@ class Coordinator:
     # ------------------------------------------------------------------ writing
 
     def _change(self, record: JobRecord, writes: Writes, **fields: Any) -> JobRecord:
-        change: JobChange = replace(record.as_change(), **fields)
+        change = record.change(**fields)
         writes.changes.append(change)
         updated = record.changed(change, writes.at)
         if updated.state.terminal:

@@ -8,7 +8,8 @@ store gives back what JSON keeps (tuples come back as lists)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from scheduler.domain.frozen import quick_init
 from scheduler.domain.jobs import Job, JobState, Placement
@@ -64,8 +65,28 @@ class JobRecord:
     def client_key(self) -> str | None:
         return self.job.client_key
 
+    def change(self, **moved: Any) -> JobChange:
+        """The record's current values as a change, with the fields named in `moved` (fields of
+        `JobChange` but `job_id`) set to the values given: `dataclasses.replace` of
+        `as_change()`, without its per-field machinery (every commit's changes come here)."""
+        unknown = moved.keys() - _MOVABLE
+        if unknown:
+            raise TypeError(f"JobChange has no field(s) {', '.join(sorted(unknown))} to change")
+        get = moved.get
+        return JobChange(
+            self.job.id,
+            get("state", self.state),
+            get("attempt", self.attempt),
+            get("placement", self.placement),
+            get("started_at", self.started_at),
+            get("ended_at", self.ended_at),
+            get("reason_code", self.reason_code),
+            get("reason", self.reason),
+            get("failures", self.failures),
+        )
+
     def as_change(self) -> JobChange:
-        """The record's current values as a change, to `dataclasses.replace` what moves."""
+        """The record's current values as a change."""
         return JobChange(
             self.job.id,
             self.state,
@@ -111,6 +132,9 @@ class JobChange:
     reason_code: str | None = None
     reason: str | None = None
     failures: int = 0
+
+
+_MOVABLE = frozenset(f.name for f in fields(JobChange)) - {"job_id"}
 
 
 @dataclass(frozen=True, slots=True)
