@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli.errors import CommandError
+from scheduler.cli.replay_progress import DEFAULT_INTERVAL_S, TERMINAL_INTERVAL_S, ReplayProgress
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.config.programs_toml import load_programs
@@ -51,6 +53,7 @@ USAGE = """gbasched sim --trace FILE (--pool FILE | --pool-accelerators N)
                     --pool-accelerators N) [options] [--json] [--plot-dir DIR]
 """
 ALL = "all"
+_AUTO = object()  # `--progress` not given: on when stderr is a terminal
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,6 +159,17 @@ def _replay_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
         f" {DEFAULT_IDLE_CYCLE_INTERVAL_S})",
     )
     parser.add_argument(
+        "--progress",
+        type=_progress_option,
+        metavar="SECONDS|off",
+        help="write how far each replay got to stderr every SECONDS of wall time (default: on,"
+        f" rewriting one line, when stderr is a terminal; a bare --progress: every"
+        f" {DEFAULT_INTERVAL_S:g} s)",
+        nargs="?",
+        const=DEFAULT_INTERVAL_S,
+        default=_AUTO,
+    )
+    parser.add_argument(
         "--tenant-balance",
         type=int,
         default=DEFAULT_TENANT_BALANCE,
@@ -197,7 +211,9 @@ def run(args: argparse.Namespace) -> int:
     _check_plot_dir(args.plot_dir)
     inputs = _inputs(args, lambda pool: resolve_policy(args.policy, _half_life(pool), "--policy"))
     policy = resolve_policy(args.policy, inputs.half_life_s, field="--policy")
-    result = _replay(inputs, policy, keep_series=args.plot_dir is not None)
+    result = _replay(
+        inputs, policy, keep_series=args.plot_dir is not None, progress=_progress(args)
+    )
     out = {"trace": args.trace.name, **figures(result)}
     if args.json:
         print(json.dumps(out))
@@ -218,7 +234,9 @@ def run_compare(args: argparse.Namespace) -> int:
     drawn: list[Curves] = []
     for spec in specs:
         policy = resolve_policy(spec, inputs.half_life_s, field="--policies")
-        result = _replay(inputs, policy, keep_series=args.plot_dir is not None)
+        result = _replay(
+            inputs, policy, keep_series=args.plot_dir is not None, progress=_progress(args)
+        )
         rows.append({"trace": args.trace.name, **figures(result)})
         if args.plot_dir is not None:
             drawn.append(curves(result))
@@ -296,16 +314,52 @@ def _inputs(args: argparse.Namespace, check_policies: Callable[[Pool], object]) 
     return _Inputs(pool, settings, trace, programs)
 
 
-def _replay(inputs: _Inputs, policy: Policy, *, keep_series: bool) -> ReplayResult:
+def _replay(
+    inputs: _Inputs, policy: Policy, *, keep_series: bool, progress: float | None
+) -> ReplayResult:
     replay = Replay(
         inputs.trace, inputs.pool, policy, settings=inputs.settings, programs=inputs.programs
     )
     if keep_series:
         replay.tally.keep_series()
+    meter = None
+    if progress is not None:
+        meter = ReplayProgress(
+            policy.name,
+            len(inputs.trace.jobs),
+            replay.start,
+            lambda: replay.tally.ended_jobs,
+            sys.stderr,
+            interval_s=progress,
+            in_place=sys.stderr.isatty(),
+        )
     try:
-        return replay.run()
+        return replay.run(on_tick=meter)
     except InvariantViolated as exc:
         raise CommandError(f"invariant violated ({policy.name}): {exc}", status=1) from None
+    finally:
+        if meter is not None:
+            meter.done()
+
+
+def _progress_option(text: str) -> float | None:
+    """`--progress`'s value: wall seconds between lines, or None for `off`."""
+    if text == "off":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'off', got {text!r}") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of seconds, got {text!r}")
+    return seconds
+
+
+def _progress(args: argparse.Namespace) -> float | None:
+    """Seconds between progress lines, or None for none (see `--progress`)."""
+    if args.progress is not _AUTO:
+        return cast(float | None, args.progress)
+    return TERMINAL_INTERVAL_S if sys.stderr.isatty() else None
 
 
 def _plots(

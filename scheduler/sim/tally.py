@@ -71,6 +71,7 @@ class Tally:
         self.preemptions = 0
         self.series: list[Sample] | None = None
         self._waiting_jobs = 0
+        self.ended_jobs = 0  # jobs that ended, any outcome
 
     def keep_series(self) -> None:
         """Record a `Sample` at every change from now on (`series`)."""
@@ -124,12 +125,15 @@ class Tally:
 
     def end(self, job_id: str, at: int, outcome: Outcome) -> None:
         job = self.jobs[job_id]
+        if job.outcome is not Outcome.HOLDING and job.outcome is not Outcome.WAITING:
+            raise ValueError(f"job {job_id} already ended ({job.outcome})")
         t = self._tenant(job.tenant, at)
         if job.outcome is Outcome.HOLDING:
             self._free(job, t, at)
-        elif job.outcome is Outcome.WAITING:
+        else:
             t.waiting -= 1
             self._waiting_jobs -= 1
+        self.ended_jobs += 1
         job.outcome = outcome
         job.ended = at
         self.last_end = at if self.last_end is None else max(self.last_end, at)

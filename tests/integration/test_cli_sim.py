@@ -78,6 +78,9 @@ def test_a_generated_pool_and_a_table(capsys: pytest.CaptureFixture[str]) -> Non
         ({"--load-factor": "0"}, "--load-factor: must be positive"),
         ({"--load-factor": "-0.5"}, "--load-factor: must be positive"),
         ({"--load-factor": "lots"}, "--load-factor: expected a number"),
+        ({"--progress": "soon"}, "--progress: expected seconds or 'off', got 'soon'"),
+        ({"--progress": "-1"}, "--progress: must be a non-negative number of seconds"),
+        ({"--progress": "nan"}, "--progress: must be a non-negative number of seconds"),
         ({"--trace": "missing.csv"}, "missing.csv: cannot read the trace"),
         ({"--pool": "missing.toml"}, "missing.toml"),
     ],
@@ -234,3 +237,25 @@ def test_on_a_loaded_pool_las_beats_fifo_on_mean_jct(
     assert fifo["mean_queue_s"] > 10_000 and las["mean_queue_s"] < 60
     assert las["preemptions"] >= 1 and fifo["preemptions"] == 0
     assert las["mean_jct_s"] < fifo["mean_jct_s"] / 2
+
+
+def test_progress_lines_go_to_stderr_and_end_with_every_job(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["sim", "compare", "--policies", "fifo,las", "--progress", "0", "--json"]
+    status, out, err = run(capsys, *argv, *sim("--limit", "40")[1:])
+    assert status == 0
+    assert [row["policy"] for row in json.loads(out)] == ["fifo:binpack", "las:binpack"]
+    lines = [line.partition(": ") for line in err.splitlines()]
+    labels = [label for label, _, _ in lines]
+    assert labels == sorted(labels) and set(labels) == {"fifo:binpack", "las:binpack"}
+    assert all(" jobs ended, " in text and " · sim time " in text for _, _, text in lines)
+    for policy in ("fifo:binpack", "las:binpack"):
+        said = [text for label, _, text in lines if label == policy]
+        assert len(said) > 1  # lines while it ran, then the last
+        assert said[-1].startswith("40 of 40 jobs ended, 0 waiting, 0 running · sim time ")
+
+
+def test_progress_off_writes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, *sim("--policy", "fifo", "--limit", "20", "--progress", "off"))
+    assert (status, err) == (0, "")

@@ -1,16 +1,19 @@
 """What the replay plots are drawn from: the tally's samples of the pool at every change, the
-curves of a replay (CDF inputs, tenants, subsidy over time), and their slicing into time bins."""
+curves of a replay (CDF inputs, tenants, subsidy over time), and their slicing into time bins;
+the count of jobs ended that progress lines show."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
 from scheduler.policy.registry import resolve_policy
 from scheduler.sim.plots import binned
 from scheduler.sim.replay import Replay, ReplaySettings
 from scheduler.sim.report import curves, figures
-from scheduler.sim.tally import Sample, Tally
+from scheduler.sim.tally import Outcome, Sample, Tally
 from tests.service_builders import money
 from tests.unit.test_sim_replay import a_trace, nodes
 
@@ -83,3 +86,16 @@ def test_the_replay_and_the_command_line_run_without_matplotlib() -> None:
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_tally_counts_jobs_ended_and_refuses_to_end_one_twice() -> None:
+    tally = Tally({})
+    for job in ("j1", "j2", "j3"):
+        tally.arrive(job, "t1", 0)
+    tally.admit("j1", 8, 0)
+    tally.end("j1", 30, Outcome.SUCCEEDED)  # while holding
+    tally.end("j2", 30, Outcome.REJECTED)  # while waiting
+    assert (tally.ended_jobs, tally.waiting, tally.holding) == (2, 1, 0)
+    with pytest.raises(ValueError, match="j1 already ended"):
+        tally.end("j1", 40, Outcome.FAILED)
+    assert tally.ended_jobs == 2
