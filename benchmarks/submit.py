@@ -42,7 +42,9 @@ server differs. A fresh child (and, for `submit`, a fresh database) serves every
 Every arm first makes `--warmup` calls (batch arm: `--batch-warmup`), untimed, then the timed
 calls; it stops early (counting what was done) after `--max-seconds`. With `--rounds` > 1 every
 arm is run again, odd rounds in reverse order; headline figures are medians over the
-rounds, each round is in the JSON.
+rounds, each round is in the JSON. Three rounds by default: on this shared 2-core machine one
+arm's rate moves by up to a fifth between rounds minutes apart, and the median of two rounds is
+just their mean, moved by either; of three, one stray round does not set it.
 
 Rate limiting is off: `gbasched serve` limits every tenant to 50 calls/s by default (burst
 100), which would measure the limit, not the server; the submit child passes
@@ -695,7 +697,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-calls", type=int, default=100, help="timed SubmitJobs calls")
     parser.add_argument("--batch-warmup", type=int, default=4, help="untimed SubmitJobs calls")
     parser.add_argument("--batch-in-flight", type=int, default=4, help="SubmitJobs outstanding")
-    parser.add_argument("--rounds", type=int, default=2, help="echo/submit pairs, alternating")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every arm, alternating (default 3)"
+    )
     parser.add_argument("--max-seconds", type=float, default=120.0, help="per arm's timed calls")
     parser.add_argument("--tenant", default="sz-gov-data", help="the submitting tenant")
     parser.add_argument("--seed", type=int, default=1)
