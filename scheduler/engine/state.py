@@ -31,9 +31,10 @@ _seq = operator.attrgetter("seq")
 def _queued(
     pending: Mapping[str, Job], jobs: Iterable[Job]
 ) -> tuple[tuple[Job, ...], dict[str, tuple[Job, ...]]]:
-    """Those of `jobs` still pending, in seq order, and by tenant in queue order (priority
-    descending, then seq): what filtering all pending jobs and every queue would give."""
-    chosen = [job for job in jobs if job.id in pending]
+    """Those of `jobs` still pending (as `pending` holds them), in seq order, and by tenant in
+    queue order (priority descending, then seq): what filtering all pending jobs and every
+    queue would give."""
+    chosen = [held for job in jobs if (held := pending.get(job.id)) is not None]
     chosen.sort(key=_seq)  # usually in order already: one pass
     by_tenant: dict[str, list[Job]] = {}
     for job in chosen:

@@ -267,4 +267,6 @@ def test_a_snapshot_of_some_jobs_holds_them_as_a_full_snapshot_would() -> None:
         assert dict(full.queues) == tenant_queues(full.pending)
         if step % 2:  # read or not, the next full snapshot builds on it
             assert dict(state.snapshot(only=()).queues) == {}
+        copies = state.snapshot(only=[replace(job, walltime_s=1) for job in some]).pending
+        assert all(job is state.pending[job.id] for job in copies)  # the jobs as held
     assert dict(state.snapshot().queues) == tenant_queues(state.pending.values())
