@@ -687,7 +687,14 @@ def test_a_commit_with_fair_share_usage_replaces_the_stored_one(store: Store) ->
 
 @pytest.mark.parametrize(
     ("usage", "field"),
-    [({"t1": -1}, "commit.fair_share.usage.t1"), ({"": 5}, "commit.fair_share.usage.")],
+    [
+        ({"t1": -1}, "commit.fair_share.usage.t1"),
+        ({"": 5}, "commit.fair_share.usage."),
+        ({"t0": 3, "t1": -2, "t2": 4}, "commit.fair_share.usage.t1"),
+        ({"t0": 3, "t1": True}, "commit.fair_share.usage.t1"),
+        ({"t1": 2.0}, "commit.fair_share.usage.t1"),
+        ({"t0": 3, "t1": "7"}, "commit.fair_share.usage.t1"),
+    ],
 )
 def test_bad_fair_share_usage_is_refused_and_writes_nothing(
     store: Store, usage: dict[str, int], field: str
