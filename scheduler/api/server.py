@@ -69,6 +69,10 @@ class Server:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # gRPC sets SO_REUSEPORT by default: a second server on a port in use would
+                # bind it too and take a share of its connections (another coordinator's,
+                # on another store). Without it, binding a port in use fails.
+                ("grpc.so_reuseport", 0),
             ],
         )
         scheduler = SchedulerServicer(coordinator, blocking, tokens, rate_limit)
