@@ -52,6 +52,7 @@ from scheduler.policy.fairshare import DEFAULT_HALF_LIFE_S
 from scheduler.policy.registry import DEFAULT_PLACEMENT, DEFAULT_QUEUE, resolve_policy
 from scheduler.service.coordinator import Coordinator
 from scheduler.service.settings import CoordinatorSettings
+from scheduler.store.owner import owned
 from scheduler.store.sqlite import SqliteStore
 
 log = logging.getLogger("gbasched.serve")
@@ -260,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
     settings = serve_settings(args.max_retries, args.tick_interval)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     clock = SystemClock()
-    with SqliteStore(args.db) as store, _executor(args, pool, clock) as executor:
+    # The store is checked (ours, not newer) before its lock is taken, Ray started after it:
+    # a second serve on the same file is refused before it starts anything.
+    with SqliteStore(args.db) as store, owned(args.db), _executor(args, pool, clock) as executor:
         coordinator = Coordinator.open(
             store, executor, pool, policy, clock, programs=programs, settings=settings
         )

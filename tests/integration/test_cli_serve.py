@@ -1,6 +1,7 @@
 """`gbasched serve` as a user runs it: it starts on the sample pool, answers, stops cleanly on
 SIGTERM and carries on after a restart; a database that is not ours is refused and left as it
-was; a non-loopback address is refused without TLS (TLS itself: test_tls.py); calls need one of
+was; a second serve on a store or a port already in use is refused while the first goes on;
+a non-loopback address is refused without TLS (TLS itself: test_tls.py); calls need one of
 the demo tokens (and the server says they are public); a bad tokens file is refused naming the
 file and the key."""
 
@@ -116,3 +117,64 @@ def test_serve_answers_stops_on_sigterm_and_keeps_its_jobs_across_a_restart(
         assert "demo tokens" in output and "public" in output
 
     assert job_ids[0] == job_ids[1]  # the key was remembered across the restart
+
+
+def start_serve(db: Path, port: int) -> subprocess.Popen[str]:
+    """`gbasched serve` on `db` and `port`, once it answers."""
+    process = subprocess.Popen(
+        [*SERVE, "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+    return process
+
+
+def answers(port: int, tenant: str) -> list[str]:
+    """The ids of `tenant`'s jobs, as the server on `port` lists them."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = scheduler_pb2_grpc.SchedulerStub(channel)
+        listed = stub.ListJobs(pb.ListJobsRequest(), metadata=bearer(demo_token(tenant)))
+        return [job.id for job in listed.jobs]
+
+
+def test_a_second_serve_on_a_store_in_use_is_refused_until_the_first_is_gone(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "pool.db"
+    port = free_port()
+    first = start_serve(db, port)
+    try:
+        second = run_serve("--db", str(db), "--port", "0")
+        assert second.returncode == 2, second.stderr
+        assert (
+            f"gbasched: error: {db}: another coordinator (process {first.pid}) is running on"
+            " this store; stop it first, or pass another --db"
+        ) in second.stderr
+        assert "serving on" not in second.stdout
+        assert answers(port, "hku-ml") == []  # the first goes on
+    finally:
+        first.kill()  # SIGKILL: no clean exit, yet the kernel drops its lock
+        first.communicate(timeout=30)
+    again = start_serve(db, port)
+    again.send_signal(signal.SIGTERM)
+    output, _ = again.communicate(timeout=30)
+    assert again.returncode == 0, output
+
+
+def test_a_second_serve_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    first = start_serve(tmp_path / "first.db", port)
+    try:
+        second = run_serve("--db", str(tmp_path / "second.db"), "--port", str(port))
+        assert second.returncode == 2, second.stderr
+        assert f"gbasched: error: cannot serve on 127.0.0.1:{port} (is the port in use?)" in (
+            second.stderr
+        )
+        assert answers(port, "hku-ml") == []  # the first still holds the port alone
+    finally:
+        first.send_signal(signal.SIGTERM)
+        output, _ = first.communicate(timeout=30)
+    assert first.returncode == 0, output
