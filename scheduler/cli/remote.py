@@ -121,7 +121,10 @@ def connected(args: argparse.Namespace) -> Iterator[SchedulerClient]:
         with SchedulerClient(args.address, token, tls_root_cert=root) as client:
             yield client
     except ApiError as exc:
-        raise CommandError(f"{exc.code}: {exc.details}", API_ERROR_STATUS) from None
+        hint = ""
+        if exc.code == "UNAVAILABLE":
+            hint = f" (is `gbasched serve` running at {args.address}? --address names another)"
+        raise CommandError(f"{exc.code}: {exc.details}{hint}", API_ERROR_STATUS) from None
 
 
 def placement_json(placement: Placement | None) -> dict[str, Any] | None:

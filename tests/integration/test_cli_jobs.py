@@ -255,11 +255,13 @@ def test_a_missing_token_names_the_variable_and_the_flag(
 def test_no_server_is_unavailable(capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GBASCHED_TOKEN", "x")
 
-    status = main(["jobs", "--address", f"127.0.0.1:{free_port()}"])
+    address = f"127.0.0.1:{free_port()}"
+    status = main(["jobs", "--address", address])
     err = capsys.readouterr().err
 
     assert status == 1
     assert err.startswith("gbasched: error: UNAVAILABLE: ")
+    assert f"(is `gbasched serve` running at {address}? --address names another)" in err
 
 
 def test_a_public_address_is_refused(capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
