@@ -25,6 +25,7 @@ import ipaddress
 import logging
 import math
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -259,6 +260,9 @@ def run(args: argparse.Namespace) -> int:
     spec = args.policy or pool.policy or f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
     policy = resolve_policy(spec, half_life, field="--policy" if args.policy else "pool.policy")
     settings = serve_settings(args.max_retries, args.tick_interval)
+    _check_free(host, args.port, "--port")
+    if args.metrics_port is not None:
+        _check_free(args.metrics_host, args.metrics_port, "--metrics-port")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     clock = SystemClock()
     # The store is checked (ours, not newer) before its lock is taken, Ray started after it:
@@ -292,6 +296,29 @@ def run(args: argparse.Namespace) -> int:
             if metrics is not None:
                 metrics.stop()
             coordinator.close()
+
+
+def _check_free(host: str, port: int, option: str) -> None:
+    """Refuse a port another process listens on before anything starts (recovery, Ray): the
+    bind itself comes later and fails too (without SO_REUSEPORT), but only after all that."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # the server's own bind reports what is wrong with the address
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # as the servers bind: a port whose last connections linger in TIME_WAIT is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CommandError(
+                f"{option}: cannot listen on {host}:{port} ({exc.strerror}): is another"
+                " gbasched serve running there?",
+                USAGE_STATUS,
+            ) from None
 
 
 def _executor(args: argparse.Namespace, pool: Pool, clock: Clock) -> Executor:

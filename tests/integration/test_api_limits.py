@@ -3,10 +3,12 @@ limit is RESOURCE_EXHAUSTED with `retry-after-ms` while other tenants and operat
 a message over the size limit is RESOURCE_EXHAUSTED and the server keeps serving; a batch of too
 many jobs is INVALID_ARGUMENT naming `jobs`; a call whose deadline passed before its work began
 does not do it; a watch ends at its deadline. Refused calls store nothing. `gbasched serve`
-limits tenants by its `--rate-limit` and `--rate-burst` flags."""
+limits tenants by its `--rate-limit` and `--rate-burst` flags. A second server cannot bind a
+port the first listens on (no SO_REUSEPORT, which would split the first one's connections)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import pytest
 
 from scheduler.api.auth import bearer
 from scheduler.api.ratelimit import RETRY_AFTER_MS, RateLimit
-from scheduler.api.server import MAX_MESSAGE_BYTES
+from scheduler.api.server import MAX_MESSAGE_BYTES, Server
 from scheduler.api.servicers import MAX_SUBMIT_JOBS
 from scheduler.api.v1 import common_pb2, scheduler_pb2_grpc
 from scheduler.api.v1 import scheduler_pb2 as pb
@@ -330,3 +332,12 @@ def test_serve_refuses_bad_rate_flags(tmp_path: Path, flags: list[str], message:
     assert done.returncode == 2
     assert f"gbasched: error: {message}" in done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_second_server_cannot_bind_the_port_of_the_first(api: Served, world: World) -> None:
+    second = asyncio.run_coroutine_threadsafe(
+        Server.start(world.coordinator, api.address, a_token_book("t1")), api.loop
+    )
+    with pytest.raises(RuntimeError, match="Failed to bind"):
+        second.result(READY_TIMEOUT_S)
+    assert list(api.as_(tenant_token("t1")).ListJobs(pb.ListJobsRequest()).jobs) == []

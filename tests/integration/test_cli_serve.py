@@ -8,6 +8,7 @@ file and the key."""
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -170,11 +171,24 @@ def test_a_second_serve_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
     try:
         second = run_serve("--db", str(tmp_path / "second.db"), "--port", str(port))
         assert second.returncode == 2, second.stderr
-        assert f"gbasched: error: cannot serve on 127.0.0.1:{port} (is the port in use?)" in (
-            second.stderr
-        )
+        assert (
+            f"gbasched: error: --port: cannot listen on 127.0.0.1:{port} (Address already in"
+            " use): is another gbasched serve running there?"
+        ) in second.stderr
+        assert not (tmp_path / "second.db").exists()  # refused before anything started
         assert answers(port, "hku-ml") == []  # the first still holds the port alone
     finally:
         first.send_signal(signal.SIGTERM)
         output, _ = first.communicate(timeout=30)
     assert first.returncode == 0, output
+
+
+def test_a_metrics_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_serve("--db", str(tmp_path / "x.db"), "--port", "0", "--metrics-port", str(port))
+    assert done.returncode == 2, done.stderr
+    assert f"gbasched: error: --metrics-port: cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / "x.db").exists()
