@@ -455,8 +455,8 @@ def code_name(code: object, default: str) -> str:
 
 class _Method:
     """One method's calls: a count per status code and a histogram of durations in whole
-    microseconds. Only the server's event loop records (one writer); a scrape copies them
-    under `lock` (a method never called adds no series)."""
+    microseconds. Recording (on the server's event loop) and a scrape's copy both hold `lock`
+    (a method never called adds no series)."""
 
     __slots__ = ("codes", "duration", "lock")
 
