@@ -69,7 +69,8 @@ def connect(
     `address` (default: `RAY_ADDRESS`): connect to that cluster, whose nodes declare their own
     resources; `RAY_AUTH_MODE` must then be set, because Ray 2.60 refuses the connection when
     the two sides disagree on it. Otherwise start a local Ray bound to loopback declaring
-    `gba_node:<id>` = accelerators for every node of `node_accelerators`.
+    `gba_node:<id>` = accelerators for every node of `node_accelerators`, a Ray of its own even
+    when another runs on this machine (RayUnavailable if that fails).
 
     `ray.init` takes no timeout. For an address it runs on a helper thread and is abandoned
     (RayUnavailable) after `timeout_s`, behind a TCP probe that fails fast when nothing listens.
@@ -97,16 +98,23 @@ def connect(
         return False
     # A Ray of our own on loopback only, reachable by this user alone: no token needed.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(
-        num_cpus=num_cpus,
-        resources={node_resource(n): float(a) for n, a in node_accelerators.items()},
-        object_store_memory=object_store_mb * 1024 * 1024,
-        namespace=NAMESPACE,
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    try:
+        ray.init(
+            # "local", not None: with None, Ray joins the cluster that a `ray start` (or a test
+            # cluster) on this machine last recorded in /tmp/ray/ray_current_cluster, then
+            # refuses the resources below ("When connecting to an existing cluster, ...").
+            address="local",
+            num_cpus=num_cpus,
+            resources={node_resource(n): float(a) for n, a in node_accelerators.items()},
+            object_store_memory=object_store_mb * 1024 * 1024,
+            namespace=NAMESPACE,
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except Exception as error:  # Ray raises ValueError, RuntimeError, TimeoutError, ...
+        raise RayUnavailable(f"starting a local Ray failed: {error}") from error
     return True
 
 

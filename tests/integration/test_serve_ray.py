@@ -15,9 +15,11 @@ from typing import Any
 
 import grpc
 import pytest
+from ray._private.utils import write_ray_address
 
 from scheduler.cli.main import main
 from tests.api_builders import demo_token, free_port
+from tests.ray_session import RaySession
 
 RAY_START_S = 120  # the server starts a Ray of its own first: seconds on this 2-core machine
 RUN_S = 120
@@ -32,9 +34,30 @@ def gbasched(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return parsed
 
 
+def wait_until_serving(server: subprocess.Popen[str], port: int) -> None:
+    """Until the server answers on `port`; fails at once with its output if it exits first."""
+    deadline = time.monotonic() + RAY_START_S
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        ready = grpc.channel_ready_future(channel)
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                ready.result(timeout=1.0)
+                return
+            except grpc.FutureTimeoutError:
+                continue
+    if server.poll() is None:
+        server.kill()
+        pytest.fail(f"serve did not answer within {RAY_START_S} s: {server.communicate()}")
+    pytest.fail(f"serve exited ({server.returncode}) before answering: {server.communicate()}")
+
+
 def test_a_job_submitted_over_grpc_runs_on_ray_workers_and_shows_its_progress_and_cost(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ray_session: RaySession
 ) -> None:
+    # Another Ray runs on this machine (this session's), recorded where `ray.init()` with no
+    # address looks first (/tmp/ray/ray_current_cluster; the other xdist worker's cluster may
+    # have removed it on shutdown, so it is written again here). serve must start its own.
+    write_ray_address(ray_session.cluster.address)
     port = free_port()
     db = tmp_path / "pool.db"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a Ray of its own
@@ -48,12 +71,7 @@ def test_a_job_submitted_over_grpc_runs_on_ray_workers_and_shows_its_progress_an
     )
     output = ""
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            try:
-                grpc.channel_ready_future(channel).result(timeout=RAY_START_S)
-            except grpc.FutureTimeoutError:
-                server.kill()
-                pytest.fail(f"serve did not answer within {RAY_START_S} s: {server.communicate()}")
+        wait_until_serving(server, port)
         address = ("--address", f"127.0.0.1:{port}", "--token", demo_token("hku-ml"))
         submitted = gbasched(
             capsys,
