@@ -9,6 +9,7 @@ pool nodes the contract suite places on; tests that need distinct Ray nodes add 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,27 @@ class RaySession:
             object_store_memory=_WORKER_OBJECT_STORE,
             resources={node_resource(node_id): accelerators},
         )
+
+    def pool_nodes(self, *node_ids: str) -> dict[str, Any]:
+        """A Ray node of its own for each of these pool nodes: pool node -> Ray's node object."""
+        return {node_id: self.add_pool_node(node_id) for node_id in node_ids}
+
+    def revive(self, nodes: dict[str, Any]) -> None:
+        """Replace, in `nodes` (from `pool_nodes`), each Ray node that Ray no longer lists alive
+        with a new Ray node that is the same pool node, and say so on stderr. A raylet lost on a
+        starved machine then fails the test it was lost in, not every later test of the module.
+        """
+        import ray
+
+        alive = {entry["NodeID"] for entry in ray.nodes() if entry.get("Alive")}  # type: ignore[no-untyped-call]
+        for node_id, node in list(nodes.items()):
+            if node.node_id not in alive:
+                print(
+                    f"Ray node {node.node_id} (pool node {node_id}) is dead; adding another",
+                    file=sys.stderr,
+                )
+                self.cluster.remove_node(node, allow_graceful=False)
+                nodes[node_id] = self.add_pool_node(node_id)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from scheduler.domain.pool import Pool
 from scheduler.domain.requests import JobRequest
 from scheduler.executor.base import StopReason
 from scheduler.executor.ray import RayExecutor
-from scheduler.executor.ray_cluster import NAMESPACE
+from scheduler.executor.ray_cluster import NAMESPACE, alive_pool_nodes
 from scheduler.ledger.book import Ledger, Posting, PostingKind
 from scheduler.ledger.config import ProgramsConfig
 from scheduler.policy.registry import resolve_policy
@@ -163,11 +164,12 @@ class Deployment:
         ]
 
     def describe(self) -> str:
-        return "; ".join(
+        jobs = "; ".join(
             f"{r.id} {r.state} attempt {r.attempt} on {r.placement and r.placement.nodes}"
             f" ({r.reason_code}: {r.reason})"
             for r in self.coordinator.jobs()
         )
+        return f"{jobs}; pool nodes alive on Ray: {sorted(alive_pool_nodes())}"
 
     def check_no_accelerator_is_double_booked(self) -> None:
         """Two views, both checked against every node's size: the engine's books (attempts
@@ -229,9 +231,16 @@ def wait_for_no_attempts(within: float = WITHIN_S) -> None:
 
 
 @pytest.fixture(scope="module")
-def ray_nodes(ray_session: RaySession) -> dict[str, str]:
-    """Pool nodes cr-000 and cr-001, each a Ray node of its own: pool node -> Ray node id."""
-    return {node: ray_session.add_pool_node(node).node_id for node in ("cr-000", "cr-001")}
+def module_ray_nodes(ray_session: RaySession) -> dict[str, Any]:
+    """Pool nodes cr-000 and cr-001, each a Ray node of its own: pool node -> Ray's node."""
+    return ray_session.pool_nodes("cr-000", "cr-001")
+
+
+@pytest.fixture
+def ray_nodes(ray_session: RaySession, module_ray_nodes: dict[str, Any]) -> dict[str, str]:
+    """Pool node -> Ray node id, for cr-000 and cr-001, both alive as the test starts."""
+    ray_session.revive(module_ray_nodes)
+    return {node_id: node.node_id for node_id, node in module_ray_nodes.items()}
 
 
 @pytest.fixture

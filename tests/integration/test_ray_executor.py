@@ -80,7 +80,7 @@ def stop_all() -> Iterator[list[RayExecutor]]:
 @pytest.fixture(scope="module")
 def two_ray_nodes(ray_session: RaySession) -> dict[str, str]:
     """Pool nodes gz-001 and gz-002, each a Ray node of its own: pool node -> Ray node id."""
-    return {node: ray_session.add_pool_node(node).node_id for node in ("gz-001", "gz-002")}
+    return {n: node.node_id for n, node in ray_session.pool_nodes("gz-001", "gz-002").items()}
 
 
 def test_each_rank_runs_on_the_ray_node_that_is_its_pool_node(
