@@ -32,12 +32,18 @@ server differs. A fresh child (and, for `submit`, a fresh database) serves every
   under the coordinator's 5,000-job `max_batch`, so each commit can take several calls), for
   `--batch-calls` calls (target ≥ 50,000 jobs/s).
 
-- metrics_overhead: a third single-call arm, `submit_metrics`, against a server built as
-  `gbasched serve --metrics-port 0` builds it: the same coordinator with its metrics registry
-  served over HTTP on loopback and the gRPC interceptor counting every call, while a thread of
-  the load generator scrapes `/metrics` every `--scrape-interval` seconds (default 1; Prometheus'
-  default is 15). Per round, overhead = 1 − submit_metrics rps ÷ submit rps; the headline is the
-  median over rounds (target ≤ 0.03). `--no-metrics-arm` leaves the arm out.
+- metrics_overhead: a pair of single-call submit servers alive side by side, one as above
+  (`submit` in the pair's figures) and one built as `gbasched serve --metrics-port 0` builds
+  it: the same coordinator with its metrics registry served over HTTP on loopback and the gRPC
+  interceptor counting every call (`submit_metrics`). The timed calls are cut into
+  `--overhead-segments` segments (default 8); each segment goes to both servers in turn, in the
+  order A B, B A, A B, ..., so that the shared machine's drift over the minutes of a round
+  weighs on both alike (arms run one after the other moved by up to a fifth). A thread of the
+  load generator scrapes `/metrics` every `--scrape-interval` seconds (default 1; Prometheus'
+  default is 15) of the metrics server's segments, and pauses in the other's. Per round,
+  overhead = 1 − submit_metrics rps ÷ the pair's submit rps, each server's rate being its calls
+  over the time its own segments took; the headline is the median over rounds (target ≤ 0.03).
+  `--no-metrics-arm` leaves the pair out.
 
 Every arm first makes `--warmup` calls (batch arm: `--batch-warmup`), untimed, then the timed
 calls; it stops early (counting what was done) after `--max-seconds`. With `--rounds` > 1 every
@@ -515,26 +521,10 @@ def submit_arm(
     *,
     batched: bool,
     profile: Path | None,
-    metrics: bool = False,
 ) -> Figures:
-    name = "batch" if batched else "submit-metrics" if metrics else "submit"
-    db = workdir / f"{name}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    if batched:
-        method = "/gba.scheduler.v1.Scheduler/SubmitJobs"
-        response: Callable[[bytes], Any] = scheduler_pb2.SubmitJobsResponse.FromString
-        requests: Sequence[Any] = work.batches
-        warmup, in_flight = work.batch_warmup, args.batch_in_flight
-    else:
-        method = SUBMIT_METHOD
-        response = scheduler_pb2.SubmitJobResponse.FromString
-        requests = work.singles
-        warmup, in_flight = work.warmup, args.in_flight
-    child = Child("submit-metrics" if metrics else "submit", workdir, db, profile)
-    scraper = None
-    if child.metrics_port is not None:
-        scraper = Scraper(f"http://127.0.0.1:{child.metrics_port}/metrics", args.scrape_interval)
+    name = "batch" if batched else "submit"
+    requests, warmup, in_flight, method, response = _calls_of(work, args, batched)
+    child, db = _submit_child(workdir, name, metrics=False, profile=profile)
     try:
         warm, run = asyncio.run(
             _drive_arm(
@@ -550,11 +540,171 @@ def submit_arm(
             )
         )
     except BaseException:
-        if scraper is not None:
-            scraper.stop()
         child.kill()
         raise
-    scrapes = scraper.stop() if scraper is not None else None
+    return _finish(child, db, work, args, requests, warmup, warm, run, batched=batched)
+
+
+def paired_arms(workdir: Path, work: Workload, args: argparse.Namespace) -> Figures:
+    """`metrics_overhead`, measured on two submit servers alive side by side, one without
+    metrics and one with: the timed calls are cut into `--overhead-segments` segments, and each
+    segment is sent to both servers in turn, in the order A B, B A, A B, ... . Whatever the
+    shared machine does over the minutes of a round then weighs on both alike. Each server's
+    rate is its calls over the time its own segments took; the scraper reads `/metrics` every
+    `--scrape-interval` seconds of the metrics server's segments (it pauses in the others', so
+    that its scrapes do not load the machine while the plain server is measured)."""
+    requests, warmup, in_flight, _, _ = _calls_of(work, args, batched=False)
+    plain, plain_db = _submit_child(workdir, "submit-paired", metrics=False, profile=None)
+    try:
+        metered, metered_db = _submit_child(workdir, "submit-metrics", metrics=True, profile=None)
+    except BaseException:
+        plain.kill()
+        raise
+    assert metered.metrics_port is not None
+    scraper = Scraper(
+        f"http://127.0.0.1:{metered.metrics_port}/metrics", args.scrape_interval, active=False
+    )
+    try:
+        driven, rates = asyncio.run(
+            _drive_paired((plain, metered), scraper, requests, warmup, in_flight, work.token, args)
+        )
+    except BaseException:
+        scraper.stop()
+        plain.kill()
+        metered.kill()
+        raise
+    scrapes = scraper.stop()
+    (plain_warm, plain_run), (metered_warm, metered_run) = driven
+    out: Figures = {
+        "submit": _finish(plain, plain_db, work, args, requests, warmup, plain_warm, plain_run),
+        "submit_metrics": _finish(
+            metered, metered_db, work, args, requests, warmup, metered_warm, metered_run
+        ),
+        "segments": args.overhead_segments,
+    }
+    out["submit_metrics"]["scrapes"] = scrapes
+    out["submit"]["segment_rps"], out["submit_metrics"]["segment_rps"] = rates
+    if scrapes["failed"]:
+        raise RuntimeError(f"scraping the submit server's metrics failed: {scrapes}")
+    out["overhead"] = round(1 - out["submit_metrics"]["rps"] / out["submit"]["rps"], 3)
+    return out
+
+
+async def _drive_paired(
+    children: tuple[Child, Child],
+    scraper: Scraper,
+    requests: Sequence[Any],
+    warmup: int,
+    in_flight: int,
+    token: str,
+    args: argparse.Namespace,
+) -> tuple[list[tuple[Driven, Driven]], tuple[list[float], list[float]]]:
+    """Both servers' (warm-up, timed) calls, and each timed segment's rate, by server."""
+    metadata = bearer(token)
+    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    timed = requests[warmup:]
+    size = -(-len(timed) // args.overhead_segments)
+    runs = [Driven(), Driven()]
+    rates: tuple[list[float], list[float]] = ([], [])  # each segment's calls/s, by server
+    warms: list[Driven] = []
+    async with contextlib.AsyncExitStack() as stack:
+        calls = []
+        for child in children:
+            channel = await stack.enter_async_context(
+                grpc.aio.insecure_channel(child.address, options=options)
+            )
+            await asyncio.wait_for(channel.channel_ready(), START_TIMEOUT_S)
+            calls.append(
+                channel.unary_unary(
+                    SUBMIT_METHOD,
+                    request_serializer=_serialize,
+                    response_deserializer=scheduler_pb2.SubmitJobResponse.FromString,
+                )
+            )
+        for side, call in enumerate(calls):
+            if side == 1:
+                scraper.resume()
+            warms.append(
+                await drive(call, requests[:warmup], in_flight, metadata, args.max_seconds)
+            )
+            scraper.pause()
+        for segment, start in enumerate(range(0, len(timed), size)):
+            order = (0, 1) if segment % 2 == 0 else (1, 0)
+            for side in order:
+                if side == 1:
+                    scraper.resume()
+                server0, client0 = process_cpu(children[side].pid), os.times()
+                part = await drive(
+                    calls[side], timed[start : start + size], in_flight, metadata, args.max_seconds
+                )
+                server1, client1 = process_cpu(children[side].pid), os.times()
+                scraper.pause()
+                _add(runs[side], part, start, (server0, client0, server1, client1))
+                rates[side].append(round(len(part.replies) / part.elapsed_s, 1))
+    return [(warms[0], runs[0]), (warms[1], runs[1])], rates
+
+
+def _add(total: Driven, part: Driven, offset: int, cpu: tuple[Any, Any, Any, Any]) -> None:
+    """Fold one segment's calls (request indices from `offset`) into an arm's total."""
+    for i, reply in part.replies.items():
+        total.replies[offset + i] = reply
+    total.latencies_s.extend(part.latencies_s)
+    total.errors.update(part.errors)
+    total.elapsed_s += part.elapsed_s
+    server0, client0, server1, client1 = cpu
+    spent = total.cpu_s
+    spent["client_user"] = spent.get("client_user", 0.0) + client1.user - client0.user
+    spent["client_sys"] = spent.get("client_sys", 0.0) + client1.system - client0.system
+    if server0 is not None and server1 is not None:
+        spent["server_user"] = spent.get("server_user", 0.0) + server1[0] - server0[0]
+        spent["server_sys"] = spent.get("server_sys", 0.0) + server1[1] - server0[1]
+
+
+def _calls_of(
+    work: Workload, args: argparse.Namespace, batched: bool
+) -> tuple[Sequence[Any], int, int, str, Callable[[bytes], Any]]:
+    """The requests (warm-up first), warm-up count, calls in flight, method and reply parser."""
+    if batched:
+        return (
+            work.batches,
+            work.batch_warmup,
+            args.batch_in_flight,
+            "/gba.scheduler.v1.Scheduler/SubmitJobs",
+            scheduler_pb2.SubmitJobsResponse.FromString,
+        )
+    return (
+        work.singles,
+        work.warmup,
+        args.in_flight,
+        SUBMIT_METHOD,
+        scheduler_pb2.SubmitJobResponse.FromString,
+    )
+
+
+def _submit_child(
+    workdir: Path, name: str, *, metrics: bool, profile: Path | None
+) -> tuple[Child, Path]:
+    """A submit server child on a new database `<name>.db` in `workdir`."""
+    db = workdir / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return Child("submit-metrics" if metrics else "submit", workdir, db, profile), db
+
+
+def _finish(
+    child: Child,
+    db: Path,
+    work: Workload,
+    args: argparse.Namespace,
+    requests: Sequence[Any],
+    warmup: int,
+    warm: Driven,
+    run: Driven,
+    *,
+    batched: bool = False,
+) -> Figures:
+    """Stop the child, check that every acknowledged job is in its database exactly once, and
+    give the arm's figures (`requests[:warmup]` were `warm`'s, the rest `run`'s)."""
     server = child.stop()
     if server.get("synchronous") != "FULL" or server.get("journal_mode") != "wal":
         raise RuntimeError(f"the store did not run with WAL and FULL: {server}")
@@ -575,13 +725,9 @@ def submit_arm(
     out["failed_calls"] = failed
     out.update(check)
     out["server"] = {k: v for k, v in server.items() if k != "stopped"}
-    if scrapes is not None:
-        out["scrapes"] = scrapes
-        if scrapes["failed"]:
-            raise RuntimeError(f"scraping the submit server's metrics failed: {scrapes}")
     if batched:
         out["batch"] = args.batch
-        out["in_flight"] = in_flight
+        out["in_flight"] = args.batch_in_flight
     if not args.keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -590,19 +736,39 @@ def submit_arm(
 
 class Scraper:
     """Reads a metrics endpoint every `interval_s` on its own thread, as Prometheus would (its
-    default interval is 15 s), from the start of an arm (warm-up included) to its end."""
+    default interval is 15 s). Time counts toward the next scrape only while it is active
+    (`resume` ... `pause`); `active=False` starts it paused."""
 
-    def __init__(self, url: str, interval_s: float) -> None:
+    _POLL_S = 0.01
+
+    def __init__(self, url: str, interval_s: float, *, active: bool = True) -> None:
         self._url = url
         self._interval_s = interval_s
         self._stopping = threading.Event()
+        self._active = threading.Event()
+        if active:
+            self._active.set()
         self._figures: Figures = {"ok": 0, "failed": 0, "bytes": 0, "seconds": 0.0}
         self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
         self._thread.start()
 
+    def resume(self) -> None:
+        self._active.set()
+
+    def pause(self) -> None:
+        self._active.clear()
+
     def _run(self) -> None:
         figures = self._figures
-        while not self._stopping.wait(self._interval_s):
+        waited, last = 0.0, time.monotonic()
+        while not self._stopping.wait(self._POLL_S):
+            now = time.monotonic()
+            if self._active.is_set():
+                waited += now - last
+            last = now
+            if waited < self._interval_s:
+                continue
+            waited = 0.0
             started = time.perf_counter()
             try:
                 with urllib.request.urlopen(self._url, timeout=10) as reply:
@@ -612,6 +778,7 @@ class Scraper:
                 figures["failed"] += 1
                 figures["error"] = str(exc)
             figures["seconds"] += time.perf_counter() - started
+            last = time.monotonic()
 
     def stop(self) -> Figures:
         self._stopping.set()
@@ -662,12 +829,7 @@ def one_round(index: int, workdir: Path, work: Workload, args: argparse.Namespac
         ("submit", lambda: submit_arm(workdir, work, args, batched=False, profile=profile)),
     ]
     if args.metrics_arm:
-        arms.append(
-            (
-                "submit_metrics",
-                lambda: submit_arm(workdir, work, args, batched=False, profile=None, metrics=True),
-            )
-        )
+        arms.append(("paired", lambda: paired_arms(workdir, work, args)))
     if index % 2:
         arms.reverse()
     out: Figures = {}
@@ -675,7 +837,7 @@ def one_round(index: int, workdir: Path, work: Workload, args: argparse.Namespac
         out[name] = arm()
     out["ratio"] = round(out["submit"]["rps"] / out["echo"]["rps"], 3)
     if args.metrics_arm:
-        out["metrics_overhead"] = round(1 - out["submit_metrics"]["rps"] / out["submit"]["rps"], 3)
+        out["metrics_overhead"] = out["paired"]["overhead"]
     if args.batch_calls:
         out["batch"] = submit_arm(workdir, work, args, batched=True, profile=batch_profile)
     return out
@@ -717,6 +879,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scrape-interval", type=float, default=1.0, help="seconds between scrapes (metrics arm)"
     )
+    parser.add_argument(
+        "--overhead-segments",
+        type=int,
+        default=8,
+        help="segments of the timed calls each server of the metrics pair takes in turn",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--serve", choices=("echo", "submit", "submit-metrics"), help=argparse.SUPPRESS
@@ -733,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.scrape_interval > 0:
         parser.error("--scrape-interval must be positive")
-    for name in ("calls", "in_flight", "batch", "batch_in_flight", "rounds"):
+    for name in ("calls", "in_flight", "batch", "batch_in_flight", "rounds", "overhead_segments"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("warmup", "batch_calls", "batch_warmup"):
@@ -757,11 +925,15 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(stack.enter_context(tmp))
         rounds = [one_round(i, workdir, work, args) for i in range(args.rounds)]
 
-    arms = ["echo", "submit"] + (["submit_metrics"] if args.metrics_arm else [])
-    arms += ["batch"] if args.batch_calls else []
-    lost = sum(r[a].get("lost", 0) for r in rounds for a in arms)
-    duplicated = sum(r[a].get("duplicated", 0) for r in rounds for a in arms)
-    failed = sum(r[a]["failed_calls"] for r in rounds for a in arms)
+    checked = [[r["echo"], r["submit"]] for r in rounds]  # every arm's figures, by round
+    for r, of_round in zip(rounds, checked, strict=True):
+        if args.metrics_arm:
+            of_round += [r["paired"]["submit"], r["paired"]["submit_metrics"]]
+        if args.batch_calls:
+            of_round.append(r["batch"])
+    lost = sum(arm.get("lost", 0) for of_round in checked for arm in of_round)
+    duplicated = sum(arm.get("duplicated", 0) for of_round in checked for arm in of_round)
+    failed = sum(arm["failed_calls"] for of_round in checked for arm in of_round)
     ratio = _median([r["ratio"] for r in rounds])
     out: Figures = {
         "in_flight": args.in_flight,
@@ -786,12 +958,16 @@ def main(argv: list[str] | None = None) -> int:
         overhead = _median([r["metrics_overhead"] for r in rounds])
         out.update(
             {
-                "submit_metrics_rps": _median([r["submit_metrics"]["rps"] for r in rounds]),
+                "paired_submit_rps": _median([r["paired"]["submit"]["rps"] for r in rounds]),
+                "submit_metrics_rps": _median(
+                    [r["paired"]["submit_metrics"]["rps"] for r in rounds]
+                ),
                 "metrics_overhead": overhead,
                 "metrics_overhead_target": 0.03,
                 "metrics_overhead_met": overhead is not None and overhead <= 0.03,
                 "round_metrics_overheads": [r["metrics_overhead"] for r in rounds],
                 "scrape_interval_s": args.scrape_interval,
+                "overhead_segments": args.overhead_segments,
             }
         )
     if args.batch_calls:
@@ -825,8 +1001,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in out.items():
             if key == "round_figures":
                 for i, r in enumerate(rounds):
-                    for name in arms:
-                        print(f"{f'round {i + 1} {name}':>24}: {r[name]}")
+                    for name, figures in r.items():
+                        print(f"{f'round {i + 1} {name}':>24}: {figures}")
             else:
                 print(f"{key:>24}: {value}")
         print(f"lost: {lost}")
