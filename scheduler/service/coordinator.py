@@ -29,6 +29,7 @@ import gc
 import heapq
 import itertools
 import logging
+import operator
 import sys
 import threading
 import time
@@ -36,6 +37,7 @@ from collections import Counter, deque
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
 from scheduler.domain.clock import Clock
@@ -116,6 +118,10 @@ STOPPED = "STOPPED"  # the executor stopped it for a reason of its own; queued a
 CANCELLED = "CANCELLED"
 SUCCEEDED = "SUCCEEDED"
 UNDECIDED = "UNDECIDED"  # a waiting job no cycle has looked at yet (metrics only)
+_CODE_OF = operator.attrgetter("code._value_")
+"""A `Reason`'s code as a plain str (an enum member hashes in Python, a str in C)."""
+_NO_REASON = SimpleNamespace(code=SimpleNamespace(_value_=UNDECIDED))
+"""What `_CODE_OF` reads UNDECIDED from, for a job without a reason."""
 
 MAX_SHAPES = 4096
 """Request shapes remembered as resolved (a bulk submission has few; past this many, new shapes
@@ -820,16 +826,14 @@ class Coordinator:
             pending: Counter[tuple[str, str]] = Counter()
             for shape, count in state.pending_shapes().items():
                 pending[(shape[0], shape[1])] += count  # tenant, priority class
-            reasons: Counter[str] = Counter()
+            reasons: Counter[str]
             if self._blocked is None:
-                # Scrapes come while submissions flood in: count reasons by object identity
-                # (a backlog shares a few Reason objects), in C, not by a call per job.
-                got = list(map(self.reasons.get, state.pending))
-                objects = dict(zip(map(id, got), got, strict=True))
-                for key, count in Counter(map(id, got)).items():
-                    reason = objects[key]
-                    reasons[UNDECIDED if reason is None else str(reason.code)] += count
+                # Scrapes come while submissions flood in: one pass in C over the waiting jobs,
+                # no call per job.
+                why = map(self.reasons.get, state.pending, itertools.repeat(_NO_REASON))
+                reasons = Counter(map(_CODE_OF, why))
             else:  # strict FIFO's blocked run speaks for many jobs: ask job by job
+                reasons = Counter()
                 for job_id in state.pending:
                     reason = self.pending_reason(job_id)
                     reasons[UNDECIDED if reason is None else str(reason.code)] += 1

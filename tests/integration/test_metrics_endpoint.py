@@ -101,6 +101,7 @@ def test_the_metrics_follow_the_queue_the_running_jobs_and_the_nodes(
     assert total(after, "gba_scheduler_jobs_running", tenant="t1") == 2
     assert total(after, "gba_scheduler_jobs_pending", tenant="t1", priority_class="standard") == 2
     assert total(after, "gba_scheduler_jobs_pending_by_reason", reason="UNDECIDED") == 1
+    assert total(after, "gba_scheduler_jobs_pending_by_reason", reason="NO_CAPACITY") == 1
     assert total(after, "gba_scheduler_accelerators_allocated") == 16
     assert total(after, "gba_scheduler_accelerators_free") == 0
     assert total(after, "gba_scheduler_utilisation_ratio") == 1.0
