@@ -37,8 +37,10 @@ with the same durability: WAL and `synchronous=FULL`, so every commit is one fsy
 
 After each service run the database is opened again with plain sqlite3 and must hold exactly the
 submitted jobs (one row and one `submitted` event per client key): a run that lost work raises.
-Jobs are `synthetic_jobs(pool, n, seed, "mixed")` turned back into `JobRequest`s: the sample
-pool's tenants, models they have quota for, zones that have them, classes they may use.
+Jobs are `synthetic_jobs(pool, n, seed, "mixed", fitting=True)` turned back into `JobRequest`s:
+the sample pool's tenants, models they have quota for, zones that have them, classes they may
+use, and no gang larger than the pool's nodes of its models could hold (the coordinator would
+refuse it).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def requests_for(pool: Pool, count: int, seed: int) -> list[JobRequest]:
             preemptible=job.preemptible,
             client_key=f"bench-{i}",
         )
-        for i, job in enumerate(synthetic_jobs(pool, count, seed, "mixed"))
+        for i, job in enumerate(synthetic_jobs(pool, count, seed, "mixed", fitting=True))
     ]
 
 

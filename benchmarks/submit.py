@@ -22,8 +22,9 @@ server differs. A fresh child (and, for `submit`, a fresh database) serves every
   for new jobs alone at most once a clock second) and its tick loop
   `start()`ed. Every call is `SubmitJob` with the bearer token of one tenant
   (`--tenant`, default `sz-gov-data`, which has no quota: its jobs fill the pool, then queue)
-  and its own idempotency key; jobs are `synthetic_jobs(pool, n, seed, "mixed")` of that
-  tenant. A call counts when its acknowledgement (the job id, `created` true) arrives.
+  and its own idempotency key; jobs are `synthetic_jobs(pool, n, seed, "mixed", fitting=True)`
+  of that tenant (no gang larger than the pool could hold: the server refuses those). A call
+  counts when its acknowledgement (the job id, `created` true) arrives.
 - ratio = submit_rps / echo_rps within a round (target ≥ 0.5); p50_ms / p99_ms are the
   latencies of the timed calls, client side, for each arm.
 - batch_jobs_per_s: `SubmitJobs` of `--batch` jobs per call (default 500) to a fresh submit
@@ -453,7 +454,7 @@ class Workload:
 
 def requests_of(pool: Pool, tenant: str, count: int, seed: int, prefix: str) -> list[Any]:
     """`count` SubmitJobRequests of `tenant`, each with its own client key."""
-    jobs = synthetic_jobs(pool, count, seed, "mixed", tenants=[tenant])
+    jobs = synthetic_jobs(pool, count, seed, "mixed", tenants=[tenant], fitting=True)
     return [
         scheduler_pb2.SubmitJobRequest(
             client_key=f"{prefix}-{i}",

@@ -162,12 +162,13 @@ def a_world(
     runtime: Callable[[Job], int] = half_walltime,
     max_retries: int = 2,
     policy: str = "priority-fairshare:binpack",
+    refuse_oversize: bool = True,
 ) -> World:
     pool = pool or small_pool()
     clock = ManualClock(T0)
     executor = FakeExecutor(clock, runtime)
     store = store if store is not None else MemoryStore()
-    settings = CoordinatorSettings(max_retries=max_retries)
+    settings = CoordinatorSettings(max_retries=max_retries, refuse_oversize=refuse_oversize)
     coordinator = open_coordinator(store, executor, pool, clock, programs, settings, policy)
     return World(
         store, clock, executor, coordinator, pool, programs, settings, runtime, policy=policy

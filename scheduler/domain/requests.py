@@ -2,8 +2,9 @@
 
 Every error names the field it is about and nothing is created, so the coordinator can answer
 a bad submission with INVALID_ARGUMENT (or NOT_FOUND / PERMISSION_DENIED) and change nothing.
-Whether the job can ever fit (gang size against the pool, quota ceilings, residency) is the
-engine's intake to judge; it answers with a structured reason instead.
+A gang larger than the whole pool could ever hold is such an error too (`oversize`). Whether a
+job can fit in finer terms (the zones its data may go to, one supplier at one price, quota
+ceilings) is the engine's intake to judge; it answers with a structured reason instead.
 """
 
 from __future__ import annotations
@@ -153,3 +154,31 @@ def resolved_job(
 def to_job(request: JobRequest, pool: Pool, job_id: str, seq: int, now: int) -> Job:
     """Check `request` against the pool and build the job; raise naming the bad field."""
     return resolved_job(request, resolve(request, pool), job_id, seq, now)
+
+
+def oversize(
+    pool: Pool, models: frozenset[str], workers: int, per_worker: int
+) -> InvalidField | None:
+    """Why a gang of `workers` × `per_worker` accelerators of `models` cannot fit the pool as it
+    is configured, whatever runs and whatever zone: no node of those models, a worker larger
+    than every such node, or more workers than all of them hold at once (naming `models`,
+    `per_worker` or `workers`); None when it could."""
+    sizes = [node.accelerators for node in pool.nodes.values() if node.model in models]
+    named = ", ".join(sorted(models))
+    if not sizes:
+        return InvalidField("models", f"the pool has no node of {named}")
+    largest = max(sizes)
+    if per_worker > largest:
+        return InvalidField(
+            "per_worker",
+            f"{per_worker} accelerators a worker, but the largest node of {named} has {largest}",
+        )
+    room = sum(size // per_worker for size in sizes)
+    if workers > room:
+        nodes = f"node of {named} holds" if len(sizes) == 1 else f"nodes of {named} hold"
+        return InvalidField(
+            "workers",
+            f"{workers} workers of {per_worker} accelerators, but the pool's {len(sizes)} "
+            f"{nodes} at most {room} such worker{'' if room == 1 else 's'} at once",
+        )
+    return None

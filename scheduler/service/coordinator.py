@@ -45,7 +45,7 @@ from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.jobs import Gang, Job, JobState, RunningJob
 from scheduler.domain.nodes import Node, NodeState
 from scheduler.domain.pool import Pool
-from scheduler.domain.requests import JobRequest, Resolved, resolve, resolved_job
+from scheduler.domain.requests import JobRequest, Resolved, oversize, resolve, resolved_job
 from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import Tenant
 from scheduler.engine.cycle import run_cycle
@@ -138,6 +138,8 @@ class _Shapes:
     pool: Pool
     resolved: dict[RequestShape, Resolved] = field(default_factory=dict)
     gangs: dict[tuple[int, int], Gang] = field(default_factory=dict)  # shared by jobs of a size
+    fitting: set[tuple[frozenset[str], int, int]] = field(default_factory=set)
+    """(models, workers, per worker) of gangs found not `oversize` for `pool`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,7 +497,8 @@ class Coordinator:
         shapes = self._shapes
         if shapes.pool is not self.pool:
             shapes = self._shapes = _Shapes(self.pool)
-        known = shapes.resolved
+        known, fitting = shapes.resolved, shapes.fitting
+        refuse_oversize = self.settings.refuse_oversize
         jobs: list[Job] = []
         for i, request in enumerate(requests):
             seq = next(self._numbers)
@@ -516,7 +519,17 @@ class Coordinator:
                         known[shape] = resolved
                 if len(shapes.gangs) >= MAX_SHAPES:
                     shapes.gangs.clear()
-                jobs.append(resolved_job(request, resolved, f"job-{seq}", seq, now, shapes.gangs))
+                job = resolved_job(request, resolved, f"job-{seq}", seq, now, shapes.gangs)
+                if refuse_oversize:
+                    size = (resolved.models, request.workers, request.per_worker)
+                    if size not in fitting:
+                        too_big = oversize(shapes.pool, *size)
+                        if too_big is not None:
+                            raise too_big
+                        if len(fitting) >= MAX_SHAPES:
+                            fitting.clear()
+                        fitting.add(size)
+                jobs.append(job)
             except InvalidField as exc:
                 raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
         return jobs

@@ -26,7 +26,10 @@ class CoordinatorSettings:
     group commit writes. `commit_delay_s`: how long the group commit's writer thread lets
     non-blocking submissions (the gRPC handlers') gather before it writes them (0: at once), see
     `scheduler.service.submissions`. `switch_interval_s`: the interpreter's thread switch
-    interval `start()` sets (None: leave it), see `Coordinator.start`."""
+    interval `start()` sets (None: leave it), see `Coordinator.start`. `refuse_oversize`: a
+    submission whose gang the whole pool could never hold is refused, naming the field (see
+    `scheduler.domain.requests.oversize`); off, such a job is stored and its first cycle rejects
+    it (GANG_TOO_LARGE, NO_FLAVOR), as a trace replay wants."""
 
     max_retries: int = 3
     tick_interval_s: float = 1.0
@@ -39,6 +42,7 @@ class CoordinatorSettings:
     switch_interval_s: float | None = 0.001
     gc_young_threshold: int | None = None
     gc_freeze: bool = False
+    refuse_oversize: bool = True
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:

@@ -170,6 +170,10 @@ class Replay:
                 idle_cycle_interval_s=settings.idle_cycle_interval_s,
                 arrival_cycle_interval_s=settings.arrival_cycle_interval_s,
                 switch_interval_s=None,
+                # A trace holds what users asked for: a job this pool can never hold is counted
+                # as rejected (its first cycle rejects it), not refused, which would stop the
+                # replay's batch of arrivals.
+                refuse_oversize=False,
             ),
         )
         self.tally = Tally({t.id: t.weight for t in world.pool.tenants.values()})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import Gang, Job
 from scheduler.domain.pool import Pool
+from scheduler.domain.requests import oversize
 from scheduler.ledger.programs import Program
 
 SHAPES = ("mixed", "single", "node", "gang")
@@ -71,9 +72,13 @@ def synthetic_jobs(
     walltimes: Sequence[int] = (600, 1800, 3600, 4 * 3600, 12 * 3600),
     tenants: Collection[str] | None = None,
     programs: Mapping[str, Program] | None = None,
+    fitting: bool = False,
 ) -> list[Job]:
     """`count` jobs; `tenants` restricts them to those tenants (default: every usable tenant).
-    With `programs`, each job draws on the programs its tenant may use in its zone's currency."""
+    With `programs`, each job draws on the programs its tenant may use in its zone's currency.
+    With `fitting`, a gang more workers than the pool's nodes of its models could hold at once
+    gets fewer workers (a coordinator refuses such a submission, see `oversize`); the other
+    jobs are the same as without it."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
     rng = random.Random(seed)
@@ -103,11 +108,18 @@ def synthetic_jobs(
         ]
         eligible.sort(key=lambda p: (-max(p.rates.domestic_bp, p.rates.other_bp), p.id))
         wanted = tuple(p.id for p in eligible)
+        gang = _gang(rng, shape, node_size)
+        while (
+            fitting
+            and gang.workers > 1
+            and oversize(pool, frozenset(models), gang.workers, gang.per_worker) is not None
+        ):
+            gang = Gang(gang.workers - 1, gang.per_worker)
         jobs.append(
             Job(
                 id=f"{prefix}-{first_seq + i}",
                 tenant=profile.tenant,
-                gang=_gang(rng, shape, node_size),
+                gang=gang,
                 models=frozenset(models),
                 priority_class=priority_class,
                 priority=pool.priority_classes[priority_class].value,

@@ -102,7 +102,7 @@ def test_a_waiting_job_shows_why_it_waits(api: Served, world: World) -> None:
 
 def test_the_same_client_key_returns_the_same_job(api: Served) -> None:
     first = submit(api, key="nightly-7")
-    again = submit(api, key="nightly-7", workers=2)  # the spec is not compared
+    again = submit(api, key="nightly-7", per_worker=4)  # the spec is not compared
 
     assert (again.job_id, again.created) == (first.job_id, False)
 
@@ -157,6 +157,22 @@ def test_a_batch_is_submitted_in_order(api: Served) -> None:
             "INVALID_ARGUMENT",
             "spec.min_tflops_fp16",
         ),
+        # the pool has one node of 8 Ascend
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(workers=2)),
+            "INVALID_ARGUMENT",
+            "spec.workers",
+        ),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(per_worker=16)),
+            "INVALID_ARGUMENT",
+            "spec.per_worker",
+        ),
+        (
+            pb.SubmitJobRequest(tenant="t1", spec=spec(models=["nvidia-h800"])),
+            "INVALID_ARGUMENT",
+            "spec.models",
+        ),
     ],
 )
 def test_a_bad_submission_names_its_field_and_creates_nothing(
@@ -169,18 +185,22 @@ def test_a_bad_submission_names_its_field_and_creates_nothing(
     assert list(api.scheduler.ListJobs(pb.ListJobsRequest()).jobs) == []
 
 
-def test_one_bad_job_refuses_the_whole_batch(api: Served) -> None:
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [(spec(walltime_s=-1), "spec.walltime_s"), (spec(workers=2), "spec.workers")],
+)
+def test_one_bad_job_refuses_the_whole_batch(api: Served, bad: pb.JobSpec, field: str) -> None:
     batch = pb.SubmitJobsRequest(
         jobs=[
             pb.SubmitJobRequest(tenant="t1", spec=spec()),
-            pb.SubmitJobRequest(tenant="t1", spec=spec(walltime_s=-1)),
+            pb.SubmitJobRequest(tenant="t1", spec=bad),
         ]
     )
 
     error = refused(api.scheduler.SubmitJobs, batch)
 
     assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert (error.details() or "").startswith("jobs[1].spec.walltime_s: ")
+    assert (error.details() or "").startswith(f"jobs[1].{field}: ")
     assert list(api.scheduler.ListJobs(pb.ListJobsRequest()).jobs) == []
 
 

@@ -176,7 +176,7 @@ class Client:
 def requests_to_send() -> list[scheduler_pb2.SubmitJobRequest]:
     pool = load_pool(default_pool_path())
     programs = load_programs(default_programs_path(), pool)
-    jobs = synthetic_jobs(pool, JOBS, seed=SEED, programs=programs.programs)
+    jobs = synthetic_jobs(pool, JOBS, seed=SEED, programs=programs.programs, fitting=True)
     return [request_of(job, f"crash/{i:05d}") for i, job in enumerate(jobs)]
 
 

@@ -144,8 +144,32 @@ def test_a_job_is_admitted_started_and_finished_and_billed_once_with_the_subsidy
     ledger_is_sound(world.coordinator.ledger, Ledger.replay(world.store.postings()))
 
 
-def test_a_job_that_can_never_fit_is_rejected_with_its_reason() -> None:
+def test_a_gang_the_whole_pool_could_never_hold_is_refused_naming_the_field() -> None:
     world = a_world()
+    fits = world.submit()  # one that fits goes through
+
+    for too_big, field, message in (
+        (
+            {"workers": 3},
+            "workers",
+            "the pool's 2 nodes of huawei-ascend-910b hold at most 2 such workers",
+        ),
+        ({"per_worker": 9}, "per_worker", "the largest node of huawei-ascend-910b has 8"),
+        ({"models": ("nvidia-h20",)}, "models", "the pool has no node of nvidia-h20"),
+    ):
+        with pytest.raises(InvalidField) as refused:
+            world.submit(**too_big)  # type: ignore[arg-type]
+        assert refused.value.field == f"requests[0].{field}"
+        assert message in refused.value.message
+
+    assert [record.id for record in world.coordinator.jobs()] == [fits]
+    assert [e.kind for e in world.coordinator.events()] == ["submitted"]
+
+
+def test_with_refusal_off_a_job_that_can_never_fit_is_rejected_by_its_cycle_with_its_reason() -> (
+    None
+):
+    world = a_world(refuse_oversize=False)  # as a trace replay runs
     job = world.submit(workers=3)  # three 8-accelerator workers; the pool has two nodes
 
     world.run()

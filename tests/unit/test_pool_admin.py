@@ -146,10 +146,10 @@ def test_a_node_is_removed_only_once_its_work_is_over_and_stays_removed() -> Non
 
 def test_a_gang_that_no_longer_fits_the_pool_once_a_node_is_gone_is_rejected_saying_why() -> None:
     world = a_world(small_pool(nodes=2))
+    fits = world.submit()
+    gang = world.submit(workers=2)  # two nodes' worth, taken while there are two
     node = sorted(world.coordinator.pool.nodes)[0]
     world.coordinator.remove_node(node, OPS)
-    fits = world.submit()
-    gang = world.submit(workers=2)  # two nodes' worth: one node is left
     world.run()
 
     assert world.state(fits) is ADMITTED

@@ -16,6 +16,7 @@ from scheduler.domain.requests import (
     PriorityNotAllowed,
     Resolved,
     accepted_models,
+    oversize,
     resolved_job,
     to_job,
 )
@@ -217,3 +218,33 @@ def test_every_field_of_a_wire_spec_lands_in_its_own_field_of_the_request_and_th
         client_key="key-1",
         min_tflops_fp16=100,
     )
+
+
+@pytest.mark.parametrize(
+    ("models", "workers", "per_worker", "field", "message"),
+    [
+        ({ASCEND}, 2, 8, None, ""),  # the two Ascend nodes of 8, one worker on each
+        ({ASCEND}, 4, 4, None, ""),  # two workers of 4 on each
+        ({ASCEND, H800}, 4, 8, None, ""),  # either model: four nodes of 8
+        (
+            {ASCEND},
+            3,
+            8,
+            "workers",
+            "the pool's 2 nodes of huawei-ascend-910b hold at most 2 such workers",
+        ),
+        ({ASCEND}, 5, 4, "workers", "hold at most 4 such workers"),
+        ({ASCEND}, 3, 5, "workers", "hold at most 2 such workers"),  # a node of 8 holds one of 5
+        ({H20}, 1, 9, "per_worker", "the largest node of nvidia-h20 has 8"),
+        ({"nvidia-a800"}, 1, 1, "models", "the pool has no node of nvidia-a800"),
+    ],
+)
+def test_a_gang_larger_than_the_whole_pool_could_hold_is_oversize_naming_the_field(
+    models: set[str], workers: int, per_worker: int, field: str | None, message: str
+) -> None:
+    found = oversize(POOL, frozenset(models), workers, per_worker)
+    if field is None:
+        assert found is None
+    else:
+        assert found is not None and found.field == field
+        assert message in found.message, found.message
