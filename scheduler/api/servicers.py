@@ -306,6 +306,8 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
     def _own(self, principal: Principal, job_id: str) -> JobRecord:
         """The job, if the caller may see it; another tenant's job is `UnknownJob` with the
         message an unknown id gets, so that a tenant cannot tell the two apart."""
+        if not job_id:
+            raise InvalidField("job_id", "required")
         record = self._coordinator.job(job_id)
         if not principal.sees(record.job.tenant):
             raise UnknownJob(unknown_job_message(job_id))

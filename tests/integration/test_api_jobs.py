@@ -204,6 +204,17 @@ def test_one_bad_job_refuses_the_whole_batch(api: Served, bad: pb.JobSpec, field
     assert list(api.scheduler.ListJobs(pb.ListJobsRequest()).jobs) == []
 
 
+@pytest.mark.parametrize("rpc", ["GetJob", "CancelJob"])
+def test_a_job_call_without_a_job_id_names_the_field(api: Served, rpc: str) -> None:
+    submit(api)
+    request = pb.GetJobRequest() if rpc == "GetJob" else pb.CancelJobRequest()
+
+    error = refused(getattr(api.scheduler, rpc), request)
+
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "job_id: required"
+
+
 @pytest.mark.parametrize(
     ("domain", "prefix", "wire"),
     [

@@ -499,6 +499,8 @@ def test_a_job_by_a_random_id_is_not_found_unless_the_caller_may_see_it(
     )
     if who in ANONYMOUS:
         expected, ok = frozenset({(UNAUTH, "")}), False
+    elif not job_id:
+        expected, ok = frozenset({(IA, "job_id")}), False
     elif not visible:
         expected, ok = frozenset({(NF, "job_id")}), False
     elif rpc == "CancelJob" and state is not JobState.CANCELLED:
