@@ -47,9 +47,9 @@ from scheduler.domain.accelerators import Precision
 from scheduler.domain.capacity import GUANGDONG_TARGETS
 from scheduler.domain.geography import Currency
 from scheduler.domain.nodes import NodeState
-from scheduler.engine.reasons import INFEASIBLE, PreemptionCause
+from scheduler.engine.reasons import INFEASIBLE, PreemptionCause, ReasonCode
 from scheduler.service import tallies as t
-from scheduler.service.coordinator import Coordinator, MetricsView
+from scheduler.service.coordinator import UNDECIDED, Coordinator, MetricsView
 from scheduler.service.tallies import HistogramSnapshot
 
 T = TypeVar("T")
@@ -76,6 +76,8 @@ GRPC_DURATION_BOUNDS_US = tuple(round(bound * 1_000_000) for bound in GRPC_DURAT
 
 CapacityKey = tuple[str, str, str, str]  # model, city, owner class, jurisdiction
 CAPACITY_LABELS = ["model", "city", "owner_class", "jurisdiction"]
+WAITING_REASONS = (UNDECIDED, *(str(c) for c in ReasonCode if c not in INFEASIBLE))
+"""The reason codes `jobs_pending_by_reason` always serves (a job no cycle has seen: UNDECIDED)."""
 
 
 def major(amount: int, currency: Currency) -> float:
@@ -204,6 +206,9 @@ def _queues(view: MetricsView) -> list[Metric]:
     pending.update(view.pending)
     running = dict.fromkeys(sorted(pool.tenants), 0)
     running.update(view.running)
+    # Every code a waiting job can have is a series, 0 or not: an empty queue still serves it.
+    by_reason = dict.fromkeys(WAITING_REASONS, 0)
+    by_reason.update(view.pending_by_reason)
     snap = view.tallies
     return [
         _gauge(
@@ -216,7 +221,7 @@ def _queues(view: MetricsView) -> list[Metric]:
             "jobs_pending_by_reason",
             "Waiting jobs by their pending reason code (UNDECIDED before their first cycle).",
             ["reason"],
-            [([reason], n) for reason, n in sorted(view.pending_by_reason.items())],
+            [([reason], n) for reason, n in sorted(by_reason.items())],
         ),
         _gauge(
             "jobs_running",

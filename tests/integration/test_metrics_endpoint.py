@@ -85,6 +85,14 @@ def test_the_metrics_follow_the_queue_the_running_jobs_and_the_nodes(
 ) -> None:
     before = scrape(metrics.port)
     assert total(before, "gba_scheduler_jobs_pending") == 0
+    # an empty queue still serves every reason a waiting job can have, at 0
+    by_reason = {
+        dict(labels)["reason"]: value
+        for (name, labels), value in before.items()
+        if name == "gba_scheduler_jobs_pending_by_reason"
+    }
+    waiting = ("UNDECIDED", "OVER_QUOTA", "NO_CAPACITY", "BLOCKED_BY_HEAD", "RESERVED")
+    assert by_reason == dict.fromkeys((*waiting, "BACKFILL_WOULD_DELAY", "NO_FUNDS"), 0.0)
     assert total(before, "gba_scheduler_accelerators") == 16
     assert total(before, "gba_scheduler_accelerators_free") == 16
     assert total(before, "gba_scheduler_nodes", state="up") == 2
