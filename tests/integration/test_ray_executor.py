@@ -202,10 +202,12 @@ def test_a_new_executor_re_attaches_what_an_earlier_one_left_running(
 
     # Only "kept" is running (other tests stopped theirs), but actors killed a moment ago may
     # still be listed by Ray; they end as failed at once and are not what is checked here.
-    assert after.attempts()["kept"] == 3
+    attempts = after.attempts()
+    assert attempts.get("kept") == 3, f"re-attached {attempts}"
     assert after.started_at("kept", 3) == started.at
     progress = _until(after, _seen("kept", EventKind.CHECKPOINT))
-    assert EventKind.STARTED not in [e.kind for e in progress]  # reported once, by `before`
+    kinds = [e.kind for e in progress]
+    assert EventKind.STARTED not in kinds, progress  # reported once, by `before`
     after.stop("kept", 3, StopReason.ORPHANED)
     assert after.attempts() == {}
 
