@@ -1,7 +1,7 @@
 """What the client commands (`submit`, `jobs`, `job`, `cancel`, `watch`) share: the server's
-address, the CA to trust for TLS and the API token, a client whose errors become
-`gbasched: error: <STATUS>: <details>` with status 1, and how jobs and events look as JSON and
-as table cells."""
+address (`--address`, else $GBASCHED_ADDRESS), the CA to trust for TLS and the API token, a
+client whose errors become `gbasched: error: <STATUS>: <details>` with status 1, and how jobs
+and events look as JSON and as table cells."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from scheduler.domain.jobs import Placement
 from scheduler.domain.money import Money
 
 TOKEN_ENV = "GBASCHED_TOKEN"
+ADDRESS_ENV = "GBASCHED_ADDRESS"
 API_ERROR_STATUS = 1
 NO_TOKEN_STATUS = 2
 
@@ -34,9 +35,10 @@ NO_TOKEN_STATUS = 2
 def add_connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--address",
-        default=DEFAULT_ADDRESS,
+        default=None,
         metavar="HOST:PORT",
-        help=f"the server (loopback only without --tls-ca; default: {DEFAULT_ADDRESS})",
+        help=f"the server (loopback only without --tls-ca; default: ${ADDRESS_ENV}, else "
+        f"{DEFAULT_ADDRESS})",
     )
     parser.add_argument(
         "--tls-ca",
@@ -66,7 +68,8 @@ def add_remote_switch(parser: argparse.ArgumentParser, *local: str) -> None:
         "--address",
         default=None,
         metavar="HOST:PORT",
-        help=f"the server (loopback only without --tls-ca; default: {DEFAULT_ADDRESS})",
+        help=f"the server (loopback only without --tls-ca; default: ${ADDRESS_ENV}, else "
+        f"{DEFAULT_ADDRESS})",
     )
     server.add_argument(
         "--tls-ca",
@@ -84,9 +87,9 @@ def add_remote_switch(parser: argparse.ArgumentParser, *local: str) -> None:
 
 
 def wants_server(args: argparse.Namespace) -> bool:
-    """True when `--address`, `--tls-ca` or `--token` was given (see `add_remote_switch`); then
-    `args.address` is set (the default address if it was not given). InvalidField when a file
-    option was given too."""
+    """True when `--address`, `--tls-ca` or `--token` was given (see `add_remote_switch`; the
+    environment variables alone do not switch). InvalidField when a file option was given
+    too."""
     if args.address is None and args.tls_ca is None and args.token is None:
         return False
     for option in getattr(args, "local_options", ()):
@@ -94,9 +97,13 @@ def wants_server(args: argparse.Namespace) -> bool:
             raise InvalidField(
                 option, "reads a local file; it cannot be combined with --address/--tls-ca/--token"
             )
-    if args.address is None:
-        args.address = DEFAULT_ADDRESS
     return True
+
+
+def address_of(args: argparse.Namespace) -> str:
+    """`--address`, else $GBASCHED_ADDRESS, else the default address."""
+    address: str = args.address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+    return address
 
 
 def token_of(args: argparse.Namespace) -> str:
@@ -116,14 +123,18 @@ def connected(args: argparse.Namespace) -> Iterator[SchedulerClient]:
     """A client for the command's `--address`, `--tls-ca` and token; an ApiError raised inside
     becomes a CommandError `<STATUS>: <details>` with status 1."""
     token = token_of(args)
+    address = address_of(args)
     root = read_certificate(args.tls_ca, "--tls-ca") if args.tls_ca is not None else None
     try:
-        with SchedulerClient(args.address, token, tls_root_cert=root) as client:
+        with SchedulerClient(address, token, tls_root_cert=root) as client:
             yield client
     except ApiError as exc:
         hint = ""
         if exc.code == "UNAVAILABLE":
-            hint = f" (is `gbasched serve` running at {args.address}? --address names another)"
+            hint = (
+                f" (is `gbasched serve` running at {address}? --address or ${ADDRESS_ENV} "
+                "names another)"
+            )
         raise CommandError(f"{exc.code}: {exc.details}{hint}", API_ERROR_STATUS) from None
 
 

@@ -261,7 +261,33 @@ def test_no_server_is_unavailable(capsys: Capture, monkeypatch: pytest.MonkeyPat
 
     assert status == 1
     assert err.startswith("gbasched: error: UNAVAILABLE: ")
-    assert f"(is `gbasched serve` running at {address}? --address names another)" in err
+    assert (
+        f"(is `gbasched serve` running at {address}? --address or $GBASCHED_ADDRESS names another)"
+        in err
+    )
+
+
+def test_the_address_comes_from_the_environment_when_the_flag_is_not_given(
+    capsys: Capture, api: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GBASCHED_ADDRESS", api.address)
+    job_id = submitted(capsys, api)
+
+    status = main(["job", job_id, "--json"])  # no --address
+    out, err = capsys.readouterr()
+
+    assert (status, err) == (0, "")
+    assert json.loads(out)["id"] == job_id
+
+
+def test_the_flag_address_wins_over_the_environment(
+    capsys: Capture, api: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GBASCHED_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens there
+
+    status, _, err = run(capsys, api, "jobs")
+
+    assert (status, err) == (0, "")
 
 
 def test_a_public_address_is_refused(capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
