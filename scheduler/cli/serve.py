@@ -259,7 +259,11 @@ def run(args: argparse.Namespace) -> int:
     half_life = pool.fair_share_half_life_s or DEFAULT_HALF_LIFE_S
     spec = args.policy or pool.policy or f"{DEFAULT_QUEUE}:{DEFAULT_PLACEMENT}"
     policy = resolve_policy(spec, half_life, field="--policy" if args.policy else "pool.policy")
-    settings = serve_settings(args.max_retries, args.tick_interval)
+    try:
+        settings = serve_settings(args.max_retries, args.tick_interval)
+    except InvalidField as exc:  # named as the settings name it: say the flag instead
+        flags = {"max_retries": "--max-retries", "tick_interval_s": "--tick-interval"}
+        raise InvalidField(flags.get(exc.field, exc.field), exc.message) from None
     _check_free(host, args.port, "--port")
     if args.metrics_port is not None:
         _check_free(args.metrics_host, args.metrics_port, "--metrics-port")

@@ -20,6 +20,7 @@ import pytest
 from scheduler.api.auth import bearer
 from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.api.v1 import scheduler_pb2_grpc
+from scheduler.cli.main import main
 from tests.api_builders import READY_TIMEOUT_S, demo_token, free_port
 
 SERVE = [sys.executable, "-m", "scheduler.cli", "serve", "--executor", "fake"]
@@ -62,6 +63,20 @@ def test_a_public_address_is_refused_without_tls(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--host: must be a loopback address without TLS" in done.stderr
     assert "pass --tls-cert and --tls-key" in done.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [("--tick-interval", "0", "must be positive"), ("--max-retries", "-1", "must not be negative")],
+)
+def test_a_bad_loop_setting_is_refused_naming_its_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    status = main(["serve", "--executor", "fake", "--db", str(tmp_path / "x.db"), flag, value])
+
+    assert status == 2
+    assert capsys.readouterr().err == f"gbasched: error: {flag}: {message}\n"
     assert not (tmp_path / "x.db").exists()
 
 
