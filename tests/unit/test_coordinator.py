@@ -158,7 +158,7 @@ def test_a_gang_the_whole_pool_could_never_hold_is_refused_naming_the_field() ->
         ({"models": ("nvidia-h20",)}, "models", "the pool has no node of nvidia-h20"),
     ):
         with pytest.raises(InvalidField) as refused:
-            world.submit(**too_big)  # type: ignore[arg-type]
+            world.submit(**too_big)
         assert refused.value.field == f"requests[0].{field}"
         assert message in refused.value.message
 
