@@ -1,14 +1,16 @@
 """`gbasched token new (--tenant T | --operator) [--name N]`: a fresh API token.
 
-The token is printed once and kept nowhere; the entry printed after it holds only its SHA-256,
-to paste into the tokens file `gbasched serve --tokens` reads. Losing the token means making a
-new one (and deleting the old entry revokes the old one).
+The token is printed once, on stderr, and kept nowhere; the entry, on stdout, holds only its
+SHA-256, for the tokens file `gbasched serve --tokens` reads: `gbasched token new --tenant T
+>> tokens.toml` appends it, and the token shows on the terminal, not in the file. Losing the
+token means making a new one (and deleting the old entry revokes the old one).
 """
 
 from __future__ import annotations
 
 import argparse
 import secrets
+import sys
 
 from scheduler.api.auth import token_hash
 from scheduler.config.reader import Where, ident
@@ -38,10 +40,10 @@ def run_new(args: argparse.Namespace) -> int:
     name = _checked("--name", args.name or tenant or OPERATOR_ROLE)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     who = f'tenant = "{tenant}"' if tenant is not None else f'role = "{OPERATOR_ROLE}"'
-    print(f"token: {token}")
-    print("(shown once and stored nowhere: hand it to its holder now)")
-    print()
-    print("# paste into the tokens file (gbasched serve --tokens FILE):")
+    # The secret on stderr, the entry on stdout: `>> tokens.toml` must not write the token.
+    print(f"token: {token}", file=sys.stderr)
+    print("(shown once and stored nowhere: hand it to its holder now)", file=sys.stderr)
+    print("# the tokens-file entry (gbasched serve --tokens FILE) of this token:")
     print(f"[tokens.{name}]")
     print(f'sha256 = "{token_hash(token)}"')
     print(who)

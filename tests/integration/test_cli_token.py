@@ -19,12 +19,11 @@ SAMPLE_POOL = Path(__file__).resolve().parents[2] / "deploy" / "pools" / "gba-sa
 
 
 def new_token(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[str, str]:
-    """(the token, the TOML entry) as printed."""
+    """(the token, the TOML entry) as printed: the token on stderr, the entry on stdout."""
     assert main(["token", "new", *argv]) == 0
-    out = capsys.readouterr().out
-    first, _, entry = out.partition("\n\n")
+    entry, err = capsys.readouterr()
     [token] = [
-        line.removeprefix("token: ") for line in first.splitlines() if line.startswith("token: ")
+        line.removeprefix("token: ") for line in err.splitlines() if line.startswith("token: ")
     ]
     return token, entry
 
@@ -43,7 +42,7 @@ def test_a_new_token_round_trips_through_the_tokens_file(
 ) -> None:
     token, entry = new_token(capsys, *argv)
     path = tmp_path / "tokens.toml"
-    path.write_text(entry)
+    path.write_text(entry)  # all of stdout: what `>> tokens.toml` appends
 
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert tomllib.loads(entry)["tokens"][principal.name]["sha256"] == digest
