@@ -126,6 +126,7 @@ CALL_TIMEOUT_S = 120.0
 FAKE_RUNTIME_S = 60  # `gbasched serve --fake-runtime-s` default
 REPO = Path(__file__).resolve().parents[1]
 SYNCHRONOUS: dict[object, str] = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
 
 
 class LostWork(RuntimeError):
@@ -401,18 +402,36 @@ async def _drive_arm(
     max_seconds: float,
     server_pid: int,
 ) -> tuple[Driven, Driven]:
-    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-    async with grpc.aio.insecure_channel(address, options=options) as channel:
-        await asyncio.wait_for(channel.channel_ready(), START_TIMEOUT_S)
-        call = channel.unary_unary(
-            method,
-            request_serializer=_serialize,
-            response_deserializer=response,
-        )
+    async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+        call = await _ready_call(channel, method, response)
         warm = await drive(call, warmup, in_flight, metadata, max_seconds)
-        server0, client0 = process_cpu(server_pid), os.times()
-        run = await drive(call, timed, in_flight, metadata, max_seconds)
-        server1, client1 = process_cpu(server_pid), os.times()
+        run = await _timed(call, timed, in_flight, metadata, max_seconds, server_pid)
+    return warm, run
+
+
+async def _ready_call(
+    channel: grpc.aio.Channel, method: str, response: Callable[[bytes], Any]
+) -> Callable[..., Awaitable[Any]]:
+    """`method` on `channel`, once the channel is ready."""
+    await asyncio.wait_for(channel.channel_ready(), START_TIMEOUT_S)
+    call: Callable[..., Awaitable[Any]] = channel.unary_unary(
+        method, request_serializer=_serialize, response_deserializer=response
+    )
+    return call
+
+
+async def _timed(
+    call: Callable[..., Awaitable[Any]],
+    requests: Sequence[Any],
+    in_flight: int,
+    metadata: tuple[tuple[str, str], ...],
+    max_seconds: float,
+    server_pid: int,
+) -> Driven:
+    """`drive`, with the CPU seconds the server and this process spent meanwhile (`cpu_s`)."""
+    server0, client0 = process_cpu(server_pid), os.times()
+    run = await drive(call, requests, in_flight, metadata, max_seconds)
+    server1, client1 = process_cpu(server_pid), os.times()
     run.cpu_s = {
         "client_user": client1.user - client0.user,
         "client_sys": client1.system - client0.system,
@@ -420,7 +439,7 @@ async def _drive_arm(
     if server0 is not None and server1 is not None:
         run.cpu_s["server_user"] = server1[0] - server0[0]
         run.cpu_s["server_sys"] = server1[1] - server0[1]
-    return warm, run
+    return run
 
 
 def process_cpu(pid: int) -> tuple[float, float] | None:
@@ -602,7 +621,6 @@ async def _drive_paired(
 ) -> tuple[list[tuple[Driven, Driven]], tuple[list[float], list[float]]]:
     """Both servers' (warm-up, timed) calls, and each timed segment's rate, by server."""
     metadata = bearer(token)
-    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     timed = requests[warmup:]
     size = -(-len(timed) // args.overhead_segments)
     runs = [Driven(), Driven()]
@@ -612,14 +630,11 @@ async def _drive_paired(
         calls = []
         for child in children:
             channel = await stack.enter_async_context(
-                grpc.aio.insecure_channel(child.address, options=options)
+                grpc.aio.insecure_channel(child.address, options=CHANNEL_OPTIONS)
             )
-            await asyncio.wait_for(channel.channel_ready(), START_TIMEOUT_S)
             calls.append(
-                channel.unary_unary(
-                    SUBMIT_METHOD,
-                    request_serializer=_serialize,
-                    response_deserializer=scheduler_pb2.SubmitJobResponse.FromString,
+                await _ready_call(
+                    channel, SUBMIT_METHOD, scheduler_pb2.SubmitJobResponse.FromString
                 )
             )
         for side, call in enumerate(calls):
@@ -634,31 +649,29 @@ async def _drive_paired(
             for side in order:
                 if side == 1:
                     scraper.resume()
-                server0, client0 = process_cpu(children[side].pid), os.times()
-                part = await drive(
-                    calls[side], timed[start : start + size], in_flight, metadata, args.max_seconds
+                part = await _timed(
+                    calls[side],
+                    timed[start : start + size],
+                    in_flight,
+                    metadata,
+                    args.max_seconds,
+                    children[side].pid,
                 )
-                server1, client1 = process_cpu(children[side].pid), os.times()
                 scraper.pause()
-                _add(runs[side], part, start, (server0, client0, server1, client1))
+                _add(runs[side], part, start)
                 rates[side].append(round(len(part.replies) / part.elapsed_s, 1))
     return [(warms[0], runs[0]), (warms[1], runs[1])], rates
 
 
-def _add(total: Driven, part: Driven, offset: int, cpu: tuple[Any, Any, Any, Any]) -> None:
-    """Fold one segment's calls (request indices from `offset`) into an arm's total."""
+def _add(total: Driven, part: Driven, offset: int) -> None:
+    """Fold one segment's calls (request indices from `offset`) and CPU into an arm's total."""
     for i, reply in part.replies.items():
         total.replies[offset + i] = reply
     total.latencies_s.extend(part.latencies_s)
     total.errors.update(part.errors)
     total.elapsed_s += part.elapsed_s
-    server0, client0, server1, client1 = cpu
-    spent = total.cpu_s
-    spent["client_user"] = spent.get("client_user", 0.0) + client1.user - client0.user
-    spent["client_sys"] = spent.get("client_sys", 0.0) + client1.system - client0.system
-    if server0 is not None and server1 is not None:
-        spent["server_user"] = spent.get("server_user", 0.0) + server1[0] - server0[0]
-        spent["server_sys"] = spent.get("server_sys", 0.0) + server1[1] - server0[1]
+    for what, seconds in part.cpu_s.items():
+        total.cpu_s[what] = total.cpu_s.get(what, 0.0) + seconds
 
 
 def _calls_of(

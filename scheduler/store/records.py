@@ -87,17 +87,7 @@ class JobRecord:
 
     def as_change(self) -> JobChange:
         """The record's current values as a change."""
-        return JobChange(
-            self.job.id,
-            self.state,
-            self.attempt,
-            self.placement,
-            self.started_at,
-            self.ended_at,
-            self.reason_code,
-            self.reason,
-            self.failures,
-        )
+        return self.change()
 
     def changed(self, change: JobChange, at: int) -> JobRecord:
         return JobRecord(
