@@ -100,10 +100,15 @@ def wants_server(args: argparse.Namespace) -> bool:
     return True
 
 
-def address_of(args: argparse.Namespace) -> str:
-    """`--address`, else $GBASCHED_ADDRESS, else the default address."""
-    address: str = args.address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
-    return address
+def address_of(args: argparse.Namespace) -> tuple[str, str]:
+    """(`--address`, else $GBASCHED_ADDRESS, else the default address; where it came from, as
+    an error about it names it)."""
+    if args.address:
+        return args.address, "--address"
+    from_env = os.environ.get(ADDRESS_ENV)
+    if from_env:
+        return from_env, f"${ADDRESS_ENV}"
+    return DEFAULT_ADDRESS, "--address"
 
 
 def token_of(args: argparse.Namespace) -> str:
@@ -123,10 +128,14 @@ def connected(args: argparse.Namespace) -> Iterator[SchedulerClient]:
     """A client for the command's `--address`, `--tls-ca` and token; an ApiError raised inside
     becomes a CommandError `<STATUS>: <details>` with status 1."""
     token = token_of(args)
-    address = address_of(args)
+    address, source = address_of(args)
     root = read_certificate(args.tls_ca, "--tls-ca") if args.tls_ca is not None else None
     try:
-        with SchedulerClient(address, token, tls_root_cert=root) as client:
+        client = SchedulerClient(address, token, tls_root_cert=root)
+    except InvalidField as exc:  # the client names its parameter; say what the user set
+        raise InvalidField(source if exc.field == "address" else exc.field, exc.message) from None
+    try:
+        with client:
             yield client
     except ApiError as exc:
         hint = ""

@@ -298,3 +298,25 @@ def test_a_public_address_is_refused(capsys: Capture, monkeypatch: pytest.Monkey
 
     assert status == 2
     assert "address: must be a loopback address" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "named"),
+    [(["--address", "garbage"], None, "--address"), ([], "garbage", "$GBASCHED_ADDRESS")],
+)
+def test_a_bad_address_is_refused_naming_where_it_was_set(
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    flag: list[str],
+    env: str | None,
+    named: str,
+) -> None:
+    monkeypatch.setenv("GBASCHED_TOKEN", "x")
+    if env is not None:
+        monkeypatch.setenv("GBASCHED_ADDRESS", env)
+
+    status = main(["jobs", *flag])
+
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err == f"gbasched: error: {named}: must be host:port, got 'garbage'\n"
