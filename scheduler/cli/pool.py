@@ -107,18 +107,24 @@ def _kuberay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _generate(args: argparse.Namespace) -> int:
     out: Path = args.out
     template = load_pool(args.template or default_pool_path())
-    text = generate_pool_toml(args.accelerators, args.seed, template=template)
+    text = generate_pool_toml(
+        args.accelerators, args.seed, template=template, field="--accelerators"
+    )
     # Read it back before writing: a file that would not load is never left behind.
     pool = parse_pool(tomllib.loads(text), str(out))
     report = capacity_report(pool)
     _write_atomically(out, text)
     groups = {(n.owner, n.city, n.model, n.price) for n in pool.nodes.values()}
     print(
-        f"wrote {out}: {report.nodes:,} nodes, {report.accelerators:,} accelerators, "
-        f"{report.tflops_fp16 / 1000:,.1f} PFLOPS fp16, {len(groups)} node groups"
+        f"wrote {out}: {_count(report.nodes, 'node')}, {report.accelerators:,} accelerators, "
+        f"{report.tflops_fp16 / 1000:,.1f} PFLOPS fp16, {_count(len(groups), 'node group')}"
     )
     return 0
 

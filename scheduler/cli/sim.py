@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -277,8 +278,20 @@ def _half_life(pool: Pool) -> int:
 
 
 def _check_plot_dir(directory: Path | None) -> None:
-    if directory is not None and directory.exists() and not directory.is_dir():
+    """Make the plots' directory and try writing there before any replay runs: a replay can take
+    minutes, and a bad `--plot-dir` would otherwise be found only when it ends."""
+    if directory is None:
+        return
+    if directory.exists() and not directory.is_dir():
         raise InvalidField("--plot-dir", f"{directory} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise InvalidField(
+            "--plot-dir", f"cannot write in {directory}: {exc.strerror or exc}"
+        ) from None
 
 
 def _inputs(args: argparse.Namespace, check_policies: Callable[[Pool], object]) -> _Inputs:
@@ -406,7 +419,7 @@ def _pool(args: argparse.Namespace) -> Pool:
     if args.pool is not None:
         return load_pool(args.pool)
     count = args.pool_accelerators
-    text = generate_pool_toml(count, args.pool_seed)
+    text = generate_pool_toml(count, args.pool_seed, field="--pool-accelerators")
     return parse_pool(tomllib.loads(text), f"generated pool of {count} accelerators")
 
 

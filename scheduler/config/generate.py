@@ -62,10 +62,14 @@ class _Hall:
     id_prefix: str
 
 
-def generate_pool_toml(accelerators: int, seed: int, template: Pool | None = None) -> str:
+def generate_pool_toml(
+    accelerators: int, seed: int, template: Pool | None = None, *, field: str = "accelerators"
+) -> str:
+    """A pool of `accelerators` (rounded down to whole nodes) with the template's mix, as TOML;
+    a count under one node is an InvalidField naming `field` (the caller's name for it)."""
     if accelerators < NODE_SIZE:
         raise InvalidField(
-            "accelerators", f"must be at least {NODE_SIZE} (one {NODE_SIZE}-accelerator node)"
+            field, f"must be at least {NODE_SIZE} (one {NODE_SIZE}-accelerator node)"
         )
     base = load_pool(SAMPLE_POOL) if template is None else template
     rng = random.Random(seed)

@@ -125,6 +125,24 @@ def test_a_failed_generate_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_too_few_accelerators_are_refused_naming_the_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["pool", "generate", "--accelerators", "7", "--out", str(tmp_path / "p.toml")]
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert "error: --accelerators: must be at least 8" in err
+
+
+def test_one_node_is_said_in_the_singular(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["pool", "generate", "--accelerators", "8", "--out", str(tmp_path / "p.toml")]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert ": 1 node, 8 accelerators, " in out and out.rstrip().endswith(", 1 node group")
+
+
 def test_gbasched_runs_as_a_process() -> None:
     done = subprocess.run(
         [

@@ -136,6 +136,29 @@ def test_sim_plot_dir_writes_the_plots(capsys: pytest.CaptureFixture[str], tmp_p
         assert (plots / name).read_bytes().startswith(PNG)
 
 
+@pytest.mark.parametrize(
+    "command", [["sim", "--policy", "fifo"], ["sim", "compare", "--policies", "fifo"]]
+)
+def test_a_plot_dir_that_cannot_be_made_is_refused_before_any_replay(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    argv = [*command, *sim("--json")[1:], "--plot-dir", str(a_file / "plots")]
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (2, ""), "refused before the replay printed its figures"
+    assert f"error: --plot-dir: cannot write in {a_file / 'plots'}: " in err
+
+
+def test_a_generated_pool_too_small_is_refused_naming_the_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["sim", "--trace", str(HELIOS), "--pool-accelerators", "4", "--policy", "fifo"]
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (2, "")
+    assert "error: --pool-accelerators: must be at least 8" in err
+
+
 # ---------------------------------------------------------------------- sim compare
 
 
