@@ -507,7 +507,10 @@ class SchedulerClient:
         itself (stop reading, or pass `timeout_s`: its end is then ApiError
         DEADLINE_EXCEEDED). Closing the iterator hangs up."""
         request = pb.WatchEventsRequest(
-            after_seq=after_seq, job_id=job_id, tenant=tenant, client_key_prefix=client_key_prefix
+            after_seq=convert.wire_int(after_seq, 64, "after_seq"),
+            job_id=job_id,
+            tenant=tenant,
+            client_key_prefix=client_key_prefix,
         )
         stream = self._stub.WatchEvents(request, metadata=self._metadata, timeout=timeout_s)
         try:

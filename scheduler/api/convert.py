@@ -168,22 +168,34 @@ class JobSpec:
     programs: tuple[str, ...] = ()
 
 
+def wire_int(value: int, bits: int, field: str) -> int:
+    """`value` if a signed integer field of `bits` bits can carry it, else InvalidField naming
+    `field` (protobuf itself says only "Value out of range", naming no field)."""
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if not low <= value <= high:
+        raise InvalidField(field, f"must be between {low:,} and {high:,}, got {value:,}")
+    return value
+
+
 def spec_message(spec: JobSpec) -> scheduler_pb2.JobSpec:
+    """`spec` on the wire; a number the wire cannot carry is an InvalidField naming `spec.…`."""
     message = scheduler_pb2.JobSpec(
-        workers=spec.workers,
-        per_worker=spec.per_worker,
+        workers=wire_int(spec.workers, 32, "spec.workers"),
+        per_worker=wire_int(spec.per_worker, 32, "spec.per_worker"),
         models=list(spec.models),
         priority_class=spec.priority_class,
-        walltime_s=spec.walltime_s,
+        walltime_s=wire_int(spec.walltime_s, 64, "spec.walltime_s"),
         data_origin=jurisdiction_number(spec.data_origin),
         preemptible=spec.preemptible,
-        checkpoint_interval_s=spec.checkpoint_interval_s,
+        checkpoint_interval_s=wire_int(
+            spec.checkpoint_interval_s, 64, "spec.checkpoint_interval_s"
+        ),
         approvals=list(spec.approvals),
         entrypoint=spec.entrypoint,
         programs=list(spec.programs),
     )
     if spec.min_tflops_fp16 is not None:
-        message.min_tflops_fp16 = spec.min_tflops_fp16
+        message.min_tflops_fp16 = wire_int(spec.min_tflops_fp16, 32, "spec.min_tflops_fp16")
     return message
 
 

@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.api.client import JobSpec, JobView
-from scheduler.cli.remote import add_connection, amounts, connected, job_json, when
+from scheduler.cli.remote import (
+    add_connection,
+    amounts,
+    connected,
+    job_json,
+    when,
+    wire_int_type,
+)
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import JobState
@@ -31,9 +38,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "each) and print its id. Accelerators by --model, by --min-tflops, or both.",
     )
     submit.add_argument("--tenant", default="", help="submit as (default: the token's tenant)")
-    submit.add_argument("--workers", type=int, required=True, metavar="N", help="gang ranks")
     submit.add_argument(
-        "--per-worker", type=int, required=True, metavar="M", help="accelerators per rank"
+        "--workers", type=wire_int_type(32), required=True, metavar="N", help="gang ranks"
+    )
+    submit.add_argument(
+        "--per-worker",
+        type=wire_int_type(32),
+        required=True,
+        metavar="M",
+        help="accelerators per rank",
     )
     submit.add_argument(
         "--model",
@@ -45,10 +58,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="accepted accelerator model(s) by catalogue id",
     )
     submit.add_argument(
-        "--min-tflops", type=int, default=None, metavar="N", help="any model with >= N fp16 TFLOPS"
+        "--min-tflops",
+        type=wire_int_type(32),
+        default=None,
+        metavar="N",
+        help="any model with >= N fp16 TFLOPS",
     )
     submit.add_argument(
-        "--walltime", type=int, required=True, metavar="S", help="longest run, in seconds"
+        "--walltime",
+        type=wire_int_type(64),
+        required=True,
+        metavar="S",
+        help="longest run, in seconds",
     )
     submit.add_argument(
         "--origin",
@@ -78,7 +99,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     submit.add_argument(
         "--checkpoint-interval",
-        type=int,
+        type=wire_int_type(64),
         default=0,
         metavar="S",
         help="how often the job checkpoints, in seconds (0: it does not; preemption prefers "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from scheduler.api.client import (
     JobView,
     SchedulerClient,
 )
+from scheduler.api.convert import wire_int
 from scheduler.cli.errors import CommandError
 from scheduler.cli.tls import read_certificate
 from scheduler.domain.errors import InvalidField
@@ -30,6 +31,21 @@ TOKEN_ENV = "GBASCHED_TOKEN"
 ADDRESS_ENV = "GBASCHED_ADDRESS"
 API_ERROR_STATUS = 1
 NO_TOKEN_STATUS = 2
+
+
+def wire_int_type(bits: int) -> Callable[[str], int]:
+    """An argparse `type` for a flag that goes into a signed `bits`-bit field of a request: a
+    number the wire cannot carry is refused as the flag's error, before anything is sent."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        try:
+            return wire_int(value, bits, "")
+        except InvalidField as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    parse.__name__ = "int"  # argparse's words for a non-number: "invalid int value: 'x'"
+    return parse
 
 
 def add_connection(parser: argparse.ArgumentParser) -> None:

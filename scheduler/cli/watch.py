@@ -10,7 +10,7 @@ import argparse
 import json
 
 from scheduler.api.client import EventView
-from scheduler.cli.remote import add_connection, connected, event_json, when
+from scheduler.cli.remote import add_connection, connected, event_json, when, wire_int_type
 from scheduler.domain.errors import InvalidField
 
 INTERRUPTED_STATUS = 130
@@ -19,7 +19,11 @@ INTERRUPTED_STATUS = 130
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     watch = commands.add_parser("watch", help="follow the event log live", description=__doc__)
     watch.add_argument(
-        "--after", type=int, default=0, metavar="SEQ", help="only events after SEQ (default: 0)"
+        "--after",
+        type=wire_int_type(64),
+        default=0,
+        metavar="SEQ",
+        help="only events after SEQ (default: 0)",
     )
     watch.add_argument("--job", default="", metavar="ID", help="only this job's events")
     watch.add_argument("--tenant", default="", help="default: the token's tenant (all: operator)")

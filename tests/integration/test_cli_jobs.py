@@ -215,6 +215,31 @@ def test_a_bad_submission_names_the_field(capsys: Capture, api: Served) -> None:
     assert err.startswith("gbasched: error: INVALID_ARGUMENT: spec.models[0]: ")
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--workers", "3000000000"), ("--walltime", "99999999999999999999")],
+)
+def test_a_number_too_large_for_the_wire_is_refused_naming_the_flag(
+    capsys: Capture, api: Served, flag: str, value: str
+) -> None:
+    argv = {"--workers": "1", "--per-worker": "1", "--model": "nvidia-h20", "--walltime": "60"}
+    argv[flag] = value
+    status, out, err = run(capsys, api, "submit", *(x for kv in argv.items() for x in kv))
+
+    assert (status, out) == (2, "")
+    assert f"error: argument {flag}: must be between " in err
+    assert "Traceback" not in err
+
+
+def test_watch_after_a_sequence_too_large_for_the_wire_is_refused(
+    capsys: Capture, api: Served
+) -> None:
+    status, _, err = run(capsys, api, "watch", "--after", str(1 << 63), "--count", "1")
+
+    assert status == 2
+    assert "error: argument --after: must be between " in err
+
+
 def test_a_submission_needs_a_model_or_a_throughput(capsys: Capture, api: Served) -> None:
     status, _, err = run(
         capsys, api, "submit", "--workers", "1", "--per-worker", "8", "--walltime", "60"

@@ -248,3 +248,43 @@ def test_a_gang_larger_than_the_whole_pool_could_hold_is_oversize_naming_the_fie
     else:
         assert found is not None and found.field == field
         assert message in found.message, found.message
+
+
+BIG_32, BIG_64 = 1 << 31, 1 << 63
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"workers": BIG_32}, "spec.workers"),
+        ({"per_worker": -BIG_32 - 1}, "spec.per_worker"),
+        ({"min_tflops_fp16": BIG_32}, "spec.min_tflops_fp16"),
+        ({"walltime_s": BIG_64}, "spec.walltime_s"),
+        ({"checkpoint_interval_s": -BIG_64 - 1}, "spec.checkpoint_interval_s"),
+    ],
+)
+def test_a_number_the_wire_cannot_carry_is_refused_naming_the_field(
+    change: dict[str, int], field: str
+) -> None:
+    spec = replace(convert.JobSpec(workers=1, per_worker=1, walltime_s=60, models=(H20,)), **change)
+    with pytest.raises(InvalidField) as refused:
+        convert.spec_message(spec)
+    assert refused.value.field == field
+    assert "must be between" in refused.value.message
+
+
+def test_the_wire_limits_themselves_are_carried() -> None:
+    spec = convert.JobSpec(
+        workers=BIG_32 - 1,
+        per_worker=-BIG_32,
+        walltime_s=BIG_64 - 1,
+        checkpoint_interval_s=-BIG_64,
+        min_tflops_fp16=BIG_32 - 1,
+    )
+    message = convert.spec_message(spec)
+    assert (message.workers, message.per_worker, message.min_tflops_fp16) == (
+        BIG_32 - 1,
+        -BIG_32,
+        BIG_32 - 1,
+    )
+    assert (message.walltime_s, message.checkpoint_interval_s) == (BIG_64 - 1, -BIG_64)
