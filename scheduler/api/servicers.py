@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 WATCH_PAGE = 500
 WATCH_POLL_S = 0.05
+WATCH_DEADLINE_MARGIN_S = 0.05
+"""A watch ends this long before its deadline (see `WatchEvents`)."""
 Context = grpc.aio.ServicerContext[Any, Any]
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -275,13 +277,18 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                     await context.abort(
                         grpc.StatusCode.UNAVAILABLE, "the coordinator stopped; resume elsewhere"
                     )
+                # Ended a moment before the deadline: once it has passed, gRPC may have closed
+                # the call before this handler sends the status, and the send then fails with
+                # an ExecuteBatchError that grpc.aio logs as an error with a traceback.
                 remaining = context.time_remaining()
-                if remaining is not None and remaining <= 0:
+                if remaining is not None and remaining <= WATCH_DEADLINE_MARGIN_S:
                     await context.abort(
                         grpc.StatusCode.DEADLINE_EXCEEDED, "the watch's deadline passed"
                     )
                 await asyncio.sleep(
-                    WATCH_POLL_S if remaining is None else min(remaining, WATCH_POLL_S)
+                    WATCH_POLL_S
+                    if remaining is None
+                    else min(remaining - WATCH_DEADLINE_MARGIN_S, WATCH_POLL_S)
                 )
 
     def _wanted(

@@ -116,8 +116,9 @@ class SchedulerServicer:
 
     def WatchEvents(self, request, context):
         """The event log from `after_seq` on, then new events as they happen, until the caller hangs
-        up. Resume after a disconnect with the last `JobEvent.seq` seen: nothing is missed or
-        repeated.
+        up or its deadline comes (DEADLINE_EXCEEDED, sent up to 50 ms before the deadline, while the
+        call is still open). Resume after a disconnect with the last `JobEvent.seq` seen: nothing is
+        missed or repeated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
