@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidField("--evidence", "needs --programs (evidence is what the ledger settled)")
     if args.evidence is not None and args.evidence.suffix not in (".csv", ".jsonl"):
         raise InvalidField("--evidence", "must end in .csv or .jsonl")
+    if args.evidence is not None and not args.evidence.absolute().parent.is_dir():
+        # found before the cycles run, not when their evidence is written
+        raise InvalidField("--evidence", f"no directory {args.evidence.absolute().parent}")
     programs = load_programs(args.programs, pool) if args.programs is not None else None
     # with programs, the clock starts when the earliest program opens
     start = min((p.valid_from for p in programs.programs.values()), default=0) if programs else 0

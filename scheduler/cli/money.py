@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.files import write_atomically
 from scheduler.cli.paths import default_pool_path
 from scheduler.cli.remote import add_remote_switch, connected, wants_server
 from scheduler.config.pool_toml import load_pool
@@ -134,18 +134,14 @@ def write_evidence(ledger: Ledger, path: Path) -> int:
     """Write the evidence as CSV or JSON lines (by the file's suffix); the file appears whole
     or not at all."""
     rows = evidence_rows(ledger)
-    directory = path.parent if str(path.parent) else Path(".")
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            if path.suffix == ".csv":
-                write_evidence_csv(rows, file)
-            else:
-                write_evidence_jsonl(rows, file)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+
+    def write(file: TextIO) -> None:
+        if path.suffix == ".csv":
+            write_evidence_csv(rows, file)
+        else:
+            write_evidence_jsonl(rows, file)
+
+    write_atomically(path, write, newline="")
     return len(rows)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from rich.console import Console
 
 from scheduler.cli.admin_views import show_pool
 from scheduler.cli.capacity_view import render_capacity
-from scheduler.cli.errors import CommandError
+from scheduler.cli.files import write_atomically
 from scheduler.cli.kuberay import DEFAULT_IMAGE, kuberay_manifest
 from scheduler.cli.paths import SAMPLE_POOL, default_pool_path
 from scheduler.cli.remote import add_remote_switch, wants_server
@@ -120,30 +118,10 @@ def _generate(args: argparse.Namespace) -> int:
     # Read it back before writing: a file that would not load is never left behind.
     pool = parse_pool(tomllib.loads(text), str(out))
     report = capacity_report(pool)
-    _write_atomically(out, text)
+    write_atomically(out, lambda file: file.write(text))
     groups = {(n.owner, n.city, n.model, n.price) for n in pool.nodes.values()}
     print(
         f"wrote {out}: {_count(report.nodes, 'node')}, {report.accelerators:,} accelerators, "
         f"{report.tflops_fp16 / 1000:,.1f} PFLOPS fp16, {_count(len(groups), 'node group')}"
     )
     return 0
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename it over `path`, so readers see
-    the old file or the whole new one, never half of it."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would have.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(file.fileno(), 0o666 & ~umask)
-            file.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None

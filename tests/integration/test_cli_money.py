@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,10 @@ def test_a_funded_run_reports_exact_money_and_writes_evidence(
         (["--evidence", "x.csv"], "--evidence: needs --programs"),
         (["--programs", str(PROGRAMS), "--evidence", "x.txt"], "--evidence: must end in .csv"),
         (["--programs", "/nonexistent/programs.toml"], "/nonexistent/programs.toml"),
+        (
+            ["--programs", str(PROGRAMS), "--evidence", "/nonexistent/x.csv"],
+            "--evidence: no directory /nonexistent",
+        ),
     ],
 )
 def test_money_arguments_are_checked(
@@ -102,3 +107,28 @@ def test_money_arguments_are_checked(
     assert status == 2
     assert out == ""
     assert message in err
+
+
+def test_evidence_that_cannot_be_written_is_an_error_and_leaves_no_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    evidence = tmp_path / "evidence.csv"
+    evidence.mkdir()  # a directory where the file should go: the rename over it fails
+    argv = ["cycle", "--config", str(POOL), "--programs", str(PROGRAMS), "--jobs", "20"]
+    status, _, err = run(capsys, *argv, "--evidence", str(evidence))
+    assert status == 1
+    assert f"gbasched: error: cannot write {evidence}: " in err
+    assert "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["evidence.csv"], "no temporary file left"
+
+
+def test_evidence_is_readable_as_a_plain_file_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    evidence = tmp_path / "evidence.jsonl"
+    argv = ["cycle", "--config", str(POOL), "--programs", str(PROGRAMS), "--jobs", "20"]
+    status, _, _ = run(capsys, *argv, "--evidence", str(evidence))
+    assert status == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert evidence.stat().st_mode & 0o777 == 0o666 & ~umask
