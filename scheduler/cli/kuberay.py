@@ -13,11 +13,13 @@ The head runs no work (`num-cpus: 0`, no pool resources): a gang's bundles go to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from scheduler.domain.errors import InvalidField
 from scheduler.domain.nodes import NodeState
 from scheduler.domain.pool import Pool
 
@@ -39,6 +41,24 @@ differ by version and configuration: check `kubectl describe node` and change th
 where yours differs. A vendor not listed gets no device request (a comment in the pod says so)."""
 
 
+# Kubernetes' name rules (k8s.io/apimachinery validation): a DNS-1035 label for the cluster (KubeRay
+# names its services after it), a DNS-1123 label for the namespace and for worker groups (their
+# pods are named after them), at most 63 characters each.
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?\Z")
+_DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_MAX_LABEL = 63
+
+
+def _check_name(value: str, pattern: re.Pattern[str], field: str, what: str) -> None:
+    if len(value) > _MAX_LABEL or not pattern.match(value):
+        raise InvalidField(
+            field,
+            f"{value!r} cannot be {what}: lowercase letters, digits and '-', starting with a"
+            f" {'letter' if pattern is _DNS_1035_LABEL else 'letter or digit'}, ending with a"
+            f" letter or digit, at most {_MAX_LABEL} characters",
+        )
+
+
 def kuberay_manifest(
     pool: Pool,
     *,
@@ -47,7 +67,15 @@ def kuberay_manifest(
     image: str = DEFAULT_IMAGE,
     cpus_per_node: int = 8,
 ) -> str:
-    """The RayCluster manifest of `pool`, as YAML text with a header saying how it was made."""
+    """The RayCluster manifest of `pool`, as YAML text with a header saying how it was made.
+    Names Kubernetes would refuse are InvalidField: `name`, `namespace`, `image`, or
+    `nodes.<id>` for a pool node whose id cannot name a worker group."""
+    _check_name(name, _DNS_1035_LABEL, "name", "a RayCluster's name")
+    _check_name(namespace, _DNS_1123_LABEL, "namespace", "a Kubernetes namespace")
+    if not image or any(c.isspace() for c in image):
+        raise InvalidField("image", f"{image!r} is not a container image reference")
+    for node_id in sorted(pool.nodes):
+        _check_name(node_id, _DNS_1123_LABEL, f"nodes.{node_id}", "a KubeRay worker group's name")
     groups = [
         _worker_group(node_id, pool, image, cpus_per_node)
         for node_id in sorted(pool.nodes)

@@ -92,16 +92,20 @@ def _show(args: argparse.Namespace) -> int:
 def _kuberay(args: argparse.Namespace) -> int:
     if args.cpus_per_node < 1:
         raise InvalidField("--cpus-per-node", "must be at least 1")
-    pool = load_pool(args.config or default_pool_path())
-    sys.stdout.write(
-        kuberay_manifest(
+    config = args.config or default_pool_path()
+    pool = load_pool(config)
+    try:
+        manifest = kuberay_manifest(
             pool,
             name=args.name,
             namespace=args.namespace,
             image=args.image,
             cpus_per_node=args.cpus_per_node,
         )
-    )
+    except InvalidField as exc:  # a flag's value, or a node of the pool file
+        moved = exc.moved("name", "--name").moved("namespace", "--namespace")
+        raise moved.moved("image", "--image").moved("nodes", f"{config}: nodes") from None
+    sys.stdout.write(manifest)
     return 0
 
 

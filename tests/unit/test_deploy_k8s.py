@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -21,6 +22,7 @@ from scheduler.cli.kuberay import NODE_LABEL, kuberay_manifest
 from scheduler.cli.main import build_parser, main
 from scheduler.cli.paths import default_pool_path
 from scheduler.config.pool_toml import load_pool
+from scheduler.domain.errors import InvalidField
 from scheduler.domain.nodes import NodeState
 from scheduler.executor.ray_cluster import node_resource
 from tests.deploy_files import (
@@ -86,6 +88,56 @@ def test_a_down_node_gets_no_worker_and_the_names_are_the_ones_asked() -> None:
     [cluster] = yaml.safe_load_all(kuberay_manifest(downed, name="pool-b", namespace="ns-b"))
     assert first not in {g["groupName"] for g in cluster["spec"]["workerGroupSpecs"]}
     assert cluster["metadata"] == {"name": "pool-b", "namespace": "ns-b"}
+
+
+@pytest.mark.parametrize(
+    ("names", "field"),
+    [
+        ({"name": "Pool B"}, "name"),
+        ({"name": "9-lives"}, "name"),  # a service name must start with a letter
+        ({"name": "p" * 64}, "name"),
+        ({"namespace": ""}, "namespace"),
+        ({"namespace": "ns_b"}, "namespace"),
+        ({"image": ""}, "image"),
+        ({"image": "gba scheduler"}, "image"),
+    ],
+)
+def test_names_kubernetes_would_refuse_are_refused_naming_the_field(
+    names: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidField) as refused:
+        kuberay_manifest(load_pool(default_pool_path()), **names)
+    assert refused.value.field == field
+
+
+def test_a_pool_node_whose_id_cannot_name_a_worker_group_is_refused_naming_it() -> None:
+    pool = load_pool(default_pool_path())
+    first = sorted(pool.nodes)[0]
+    renamed = {**pool.nodes, "GZ_Hall_1": replace(pool.nodes[first], id="GZ_Hall_1")}
+    with pytest.raises(InvalidField) as refused:
+        kuberay_manifest(replace(pool, nodes=renamed))
+    assert refused.value.field == "nodes.GZ_Hall_1"
+    assert "worker group" in refused.value.message
+
+
+def test_the_command_names_the_pool_file_of_a_bad_node_id(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = default_pool_path().read_text(encoding="utf-8")
+    assert 'id_prefix = "sz-aicc-910b"' in text
+    pool_file = tmp_path / "pool.toml"
+    pool_file.write_text(text.replace('id_prefix = "sz-aicc-910b"', 'id_prefix = "SZ_aicc"'))
+    assert main(["pool", "kuberay", "--config", str(pool_file)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"gbasched: error: {pool_file}: nodes.SZ_aicc-001: ")
+
+
+def test_the_command_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pool", "kuberay", "--namespace", "NS"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("gbasched: error: --namespace: 'NS' cannot be a Kubernetes namespace")
 
 
 def test_the_coordinator_deployment_runs_one_gbasched_serve_against_the_clusters_head() -> None:
