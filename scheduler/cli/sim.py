@@ -458,6 +458,8 @@ def _text(key: str, out: dict[str, Any]) -> str:
         return f"{value:.1%}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v:,}" for k, v in value.items()) or "-"
+    if isinstance(value, float) and key.endswith("_per_s"):
+        return f"{value:,.0f}"  # a rate: thousands of jobs a second, not thousandths
     if isinstance(value, float):
         return f"{value:,.3f}"
     if isinstance(value, int) and not isinstance(value, bool):

@@ -4,6 +4,7 @@ policy or several side by side, with plots; bad input is refused, naming it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,8 @@ def test_a_generated_pool_and_a_table(capsys: pytest.CaptureFixture[str]) -> Non
     status, out, _ = run(capsys, *argv, "--limit", "30")
     assert status == 0
     assert "Jain's fairness" in out and "256" in out
+    [rate] = [line for line in out.splitlines() if "jobs per second" in line]
+    assert re.search(r"│\s+[\d,]+ │$", rate), f"a rate in whole jobs a second: {rate!r}"
 
 
 @pytest.mark.parametrize(
