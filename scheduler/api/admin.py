@@ -108,6 +108,8 @@ class AdminServicer(Calls, admin_pb2_grpc.AdminServicer):
         principal = await self._operator(context, "SetNodeState")
 
         def work() -> admin_pb2.SetNodeStateResponse:
+            if not request.node_id:
+                raise InvalidField("node_id", "must not be empty")
             state = convert.node_state(request.state, "state")
             # The state before, as the pool held it just now (a concurrent change of the same
             # node may slip in between; the audit trail records each change's from and to).

@@ -35,10 +35,10 @@ from scheduler.api.v1 import scheduler_pb2 as pb
 from scheduler.domain.accelerators import AcceleratorModel, Catalogue, Precision
 from scheduler.domain.capacity import Breakdown, CapacityReport
 from scheduler.domain.errors import InvalidField
-from scheduler.domain.geography import Currency
+from scheduler.domain.geography import City, Currency
 from scheduler.domain.jobs import JobState, Placement
 from scheduler.domain.money import Money
-from scheduler.domain.nodes import Owner
+from scheduler.domain.nodes import Node, NodeState, Owner
 from scheduler.domain.tenants import PriorityClass, Tenant
 from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
@@ -540,6 +540,52 @@ class SchedulerClient:
             "GetCapacity", admin_pb2.GetCapacityRequest(), self._admin
         )
         return capacity_of(reply, catalogue)
+
+    def nodes(
+        self,
+        *,
+        owner: str = "",
+        city: City | None = None,
+        model: str = "",
+        states: Iterable[NodeState] = (),
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Node]:
+        """The pool's nodes by id, of `owner`, in `city`, of `model`, in one of `states` (each
+        filter unset: any), a page at a time (Admin.ListNodes)."""
+        token = ""
+        while True:
+            request = admin_pb2.ListNodesRequest(
+                owner=owner,
+                city=convert.city_number(city) if city is not None else None,
+                model=model,
+                states=[convert.node_state_number(state) for state in states],
+                page_size=page_size,
+                page_token=token,
+            )
+            reply: admin_pb2.ListNodesResponse = self._unary("ListNodes", request, self._admin)
+            for message in reply.nodes:
+                yield convert.node(message, "node")[0]
+            token = reply.next_page_token
+            if not token:
+                return
+
+    def set_node_state(self, node_id: str, state: NodeState) -> tuple[Node, NodeState]:
+        """Cordon, drain, take down or bring up a node (Admin.SetNodeState): the node as the
+        pool now holds it, and the state it was in before."""
+        request = admin_pb2.SetNodeStateRequest(
+            node_id=node_id, state=convert.node_state_number(state)
+        )
+        reply: admin_pb2.SetNodeStateResponse = self._unary("SetNodeState", request, self._admin)
+        node, _ = convert.node(reply.node, "node")
+        return node, convert.node_state(reply.previous_state, "previous_state")
+
+    def remove_node(self, node_id: str) -> Node:
+        """Take a node out of the pool for good (Admin.RemoveNode); it must hold no work (drain
+        or take it down first). Returns the node as it was."""
+        request = admin_pb2.RemoveNodeRequest(node_id=node_id)
+        reply: admin_pb2.RemoveNodeResponse = self._unary("RemoveNode", request, self._admin)
+        node, _ = convert.node(reply.node, "node")
+        return node
 
     def tenants(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Tenant]:
         """Every tenant with its quotas, by id (Admin.ListTenants), a page at a time."""

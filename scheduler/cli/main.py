@@ -13,6 +13,7 @@ from scheduler.cli import (
     cycle,
     jobs,
     money,
+    nodes,
     policies,
     pool,
     serve,
@@ -25,7 +26,20 @@ from scheduler.cli.errors import CommandError, UsageError
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
-COMMANDS = (pool, policies, money, cycle, sim, serve, token, jobs, watch, top, admin_views)
+COMMANDS = (
+    pool,
+    policies,
+    money,
+    cycle,
+    sim,
+    serve,
+    token,
+    jobs,
+    watch,
+    top,
+    admin_views,
+    nodes,
+)
 USAGE_STATUS = 2
 
 

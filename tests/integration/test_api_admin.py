@@ -374,6 +374,28 @@ def test_taking_down_a_node_that_runs_a_job_queues_the_job_again(api: Served, wo
     assert world.record(job).failures == 0
 
 
+@pytest.mark.parametrize(
+    ("request_", "code", "field"),
+    [
+        (pb.SetNodeStateRequest(state="NODE_STATE_CORDONED"), "INVALID_ARGUMENT", "node_id"),
+        (pb.SetNodeStateRequest(node_id=SZ_NODE), "INVALID_ARGUMENT", "state"),
+        (
+            pb.SetNodeStateRequest(node_id="ghost", state="NODE_STATE_CORDONED"),
+            "NOT_FOUND",
+            "node_id",
+        ),
+    ],
+)
+def test_a_bad_node_state_change_names_its_field_and_changes_nothing(
+    api: Served, world: World, request_: pb.SetNodeStateRequest, code: str, field: str
+) -> None:
+    before = snapshot(world)
+    error = refused(api.admin.SetNodeState, request_)
+    assert error.code().name == code
+    assert (error.details() or "").startswith(f"{field}: ")
+    assert snapshot(world) == before
+
+
 def test_list_audit_pages_and_filters(api: Served, world: World) -> None:
     for state in ("NODE_STATE_CORDONED", "NODE_STATE_UP", "NODE_STATE_DRAINING"):
         api.admin.SetNodeState(pb.SetNodeStateRequest(node_id=SZ_NODE, state=state))
