@@ -48,6 +48,11 @@ class TokenBook:
     def __len__(self) -> int:
         return len(self._principals)
 
+    def take(self, other: TokenBook) -> None:
+        """Hold `other`'s tokens from now on, in place of these (a reloaded tokens file): one
+        assignment, so a call authenticates against the old set or the new one, never a mix."""
+        self._principals = other._principals
+
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
         """The principal whose token the call metadata presents; `Unauthenticated` when there is
         none, more than one, a malformed one, or one this book does not know."""

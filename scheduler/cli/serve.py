@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--tokens",
         type=Path,
         default=None,
-        help="API tokens TOML (default: the public demo tokens; never for a real pool)",
+        help="API tokens TOML, read again on SIGHUP (default: the public demo tokens; never "
+        "for a real pool)",
     )
     parser.add_argument("--db", type=Path, default=Path("gbasched.db"), help="SQLite file")
     parser.add_argument(
@@ -293,7 +294,15 @@ def run(args: argparse.Namespace) -> int:
             shown = f"[{host}]" if ":" in host else host  # an IPv6 address
             return asyncio.run(
                 _serve(
-                    coordinator, shown, args.port, tokens, args.db, tls, rate_limit, grpc_metrics
+                    coordinator,
+                    shown,
+                    args.port,
+                    tokens,
+                    tokens_path,
+                    args.db,
+                    tls,
+                    rate_limit,
+                    grpc_metrics,
                 )
             )
         finally:
@@ -380,6 +389,7 @@ async def _serve(
     host: str,
     port: int,
     tokens: TokenBook,
+    tokens_path: Path,
     db: Path,
     tls: TlsFiles | None,
     rate_limit: RateLimit | None,
@@ -410,6 +420,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload_tokens, tokens, tokens_path, coordinator)
     try:
         while not done.is_set():
             if coordinator.stopped is not None:
@@ -423,3 +434,25 @@ async def _serve(
         await server.stop()
     print("gbasched: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _reload_tokens(tokens: TokenBook, path: Path, coordinator: Coordinator) -> None:
+    """SIGHUP: read the tokens file again, against the pool as it is now (so a tenant put while
+    the pool runs can be given a token), and use it for every later call. A file that does not
+    load changes nothing: the tokens loaded before still hold."""
+    try:
+        fresh = TokenBook.load(path, coordinator.pool)
+    except InvalidField as exc:  # a ConfigError names the file and the key
+        print(
+            f"gbasched: error: tokens not reloaded, the earlier ones still hold: {exc}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    tokens.take(fresh)
+    count = len(fresh)
+    print(
+        f"gbasched: reloaded {count} token{'' if count == 1 else 's'} from {path}",
+        file=sys.stderr,
+        flush=True,
+    )

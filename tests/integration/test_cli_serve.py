@@ -3,7 +3,8 @@ SIGTERM and carries on after a restart; a database that is not ours is refused a
 was; a second serve on a store or a port already in use is refused while the first goes on;
 a non-loopback address is refused without TLS (TLS itself: test_tls.py); calls need one of
 the demo tokens (and the server says they are public); a bad tokens file is refused naming the
-file and the key."""
+file and the key; SIGHUP reloads the tokens file against the pool as it is then, and a file that
+does not load leaves the tokens as they were."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
 import pytest
 
-from scheduler.api.auth import bearer
+from scheduler.api.auth import bearer, token_hash
+from scheduler.api.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2_grpc
 from scheduler.api.v1 import scheduler_pb2 as pb
-from scheduler.api.v1 import scheduler_pb2_grpc
 from scheduler.cli.main import main
 from tests.api_builders import READY_TIMEOUT_S, demo_token, free_port
 
@@ -207,3 +209,66 @@ def test_a_metrics_port_in_use_is_refused_before_anything_starts(tmp_path: Path)
     assert done.returncode == 2, done.stderr
     assert f"gbasched: error: --metrics-port: cannot listen on 127.0.0.1:{port}" in done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def tokens_file(path: Path, tenants: dict[str, str]) -> Path:
+    """A tokens file: one operator token (`ops-token`), and a token per tenant (name: token)."""
+    lines = [f'[tokens.ops]\nsha256 = "{token_hash("ops-token")}"\nrole = "operator"\n']
+    for tenant, token in tenants.items():
+        lines.append(f'[tokens.{tenant}]\nsha256 = "{token_hash(token)}"\ntenant = "{tenant}"\n')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def listing_code(stub: scheduler_pb2_grpc.SchedulerStub, token: str) -> grpc.StatusCode:
+    try:
+        stub.ListJobs(pb.ListJobsRequest(), metadata=bearer(token), timeout=10)
+    except grpc.RpcError as exc:
+        assert isinstance(exc, grpc.Call)
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
+def test_sighup_reloads_the_tokens_so_a_tenant_put_while_running_can_call(
+    tmp_path: Path,
+) -> None:
+    tokens = tokens_file(tmp_path / "tokens.toml", {"hku-ml": "hku-token"})
+    port = free_port()
+    process = subprocess.Popen(
+        [*SERVE, "--db", str(tmp_path / "pool.db"), "--port", str(port), "--tokens", str(tokens)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+            stub = scheduler_pb2_grpc.SchedulerStub(channel)
+            admin = admin_pb2_grpc.AdminStub(channel)
+            admin.PutTenant(
+                admin_pb2.PutTenantRequest(tenant=admin_pb2.Tenant(id="newco")),
+                metadata=bearer("ops-token"),
+                timeout=10,
+            )
+            assert listing_code(stub, "newco-token") is grpc.StatusCode.UNAUTHENTICATED
+
+            tokens_file(tokens, {"hku-ml": "hku-token", "newco": "newco-token"})
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while listing_code(stub, "newco-token") is not grpc.StatusCode.OK:
+                assert time.monotonic() < deadline, "the new token was not taken within 10 s"
+                time.sleep(0.05)
+            assert listing_code(stub, "hku-token") is grpc.StatusCode.OK
+
+            tokens.write_text("[tokens.broken]\nsha256 = 'abc'\n", encoding="utf-8")
+            process.send_signal(signal.SIGHUP)
+            time.sleep(1)  # a reload would have happened by now: nothing may have changed
+            assert listing_code(stub, "newco-token") is grpc.StatusCode.OK
+            assert listing_code(stub, "ops-token") is grpc.StatusCode.OK
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert f"gbasched: reloaded 3 tokens from {tokens}" in output
+    assert "gbasched: error: tokens not reloaded, the earlier ones still hold: " in output
+    assert f"{tokens}: tokens.broken.sha256" in output
