@@ -599,6 +599,13 @@ class SchedulerClient:
             if not token:
                 return
 
+    def put_tenant(self, tenant: Tenant) -> tuple[Tenant, bool]:
+        """Add a tenant, or replace the tenant of its id whole, quotas included
+        (Admin.PutTenant): the tenant as the pool now holds it, and whether it is new."""
+        request = admin_pb2.PutTenantRequest(tenant=convert.tenant_message(tenant))
+        reply: admin_pb2.PutTenantResponse = self._unary("PutTenant", request, self._admin)
+        return convert.tenant(reply.tenant, "tenant"), reply.created
+
     def programs(self) -> list[Program]:
         """Every subsidy program, by id (Admin.ListPrograms)."""
         reply: admin_pb2.ListProgramsResponse = self._unary(

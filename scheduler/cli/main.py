@@ -18,6 +18,7 @@ from scheduler.cli import (
     pool,
     serve,
     sim,
+    tenants,
     token,
     top,
     watch,
@@ -39,6 +40,7 @@ COMMANDS = (
     top,
     admin_views,
     nodes,
+    tenants,
 )
 USAGE_STATUS = 2
 

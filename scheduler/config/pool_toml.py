@@ -9,7 +9,7 @@ re-raised with the path of the key in this file (see `reader.domain_errors`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,29 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
             policy=policy,
             fair_share_half_life_s=half_life or 0,
         )
+
+
+def load_tenants(
+    path: str | Path,
+    catalogue: Catalogue,
+    owners: Iterable[Owner],
+    classes: Iterable[PriorityClass],
+) -> dict[str, Tenant]:
+    """The `[tenants.<id>]` tables of a TOML file, in the pool file's format and checked as the
+    pool loader checks them, against a pool's catalogue, owners and priority classes (a running
+    server's, for `gbasched tenant put`). Errors name the file and the key path."""
+    data = load_toml(path)
+    source = str(path)
+    root = Table(data, Where(source), ("tenants",))
+    tenants = _tenants(
+        root,
+        catalogue,
+        {o.id: o for o in owners},
+        {c.name: c for c in classes},
+    )
+    if not tenants:
+        raise root.where.key("tenants").error("must hold at least one tenant")
+    return tenants
 
 
 def _catalogue(root: Table) -> Catalogue:
