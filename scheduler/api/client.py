@@ -569,6 +569,20 @@ class SchedulerClient:
             if not token:
                 return
 
+    def register_node(self, node: Node, *, state: NodeState | None) -> tuple[Node, bool]:
+        """Add a node, or replace the description of the node of its id (Admin.RegisterNode):
+        the node as the pool now holds it, and whether it is new. `state` None: up for a new
+        node, unchanged for a known one (`node.state` is then not sent)."""
+        message = convert.node_message(node)
+        if state is None:
+            message.ClearField("state")
+        else:
+            message.state = convert.node_state_number(state)
+        request = admin_pb2.RegisterNodeRequest(node=message)
+        reply: admin_pb2.RegisterNodeResponse = self._unary("RegisterNode", request, self._admin)
+        registered, _ = convert.node(reply.node, "node")
+        return registered, reply.created
+
     def set_node_state(self, node_id: str, state: NodeState) -> tuple[Node, NodeState]:
         """Cordon, drain, take down or bring up a node (Admin.SetNodeState): the node as the
         pool now holds it, and the state it was in before."""

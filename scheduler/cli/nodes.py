@@ -1,5 +1,6 @@
-"""`gbasched node list | cordon | drain | up | down | remove`: an operator's hands on a running
-server's nodes, through the Admin service (ListNodes, SetNodeState, RemoveNode).
+"""`gbasched node list | register | cordon | drain | up | down | remove`: an operator's hands on
+a running server's nodes, through the Admin service (ListNodes, RegisterNode, SetNodeState,
+RemoveNode).
 
 Each call presents an operator's API token (`--token`, or $GBASCHED_TOKEN); a tenant's token is
 refused as `gbasched: error: PERMISSION_DENIED: <details>` with status 1, like every refused call
@@ -12,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli.remote import add_connection, connected, money_json
+from scheduler.config.pool_toml import load_nodes
 from scheduler.domain.geography import City, parse_enum
 from scheduler.domain.nodes import Node, NodeState
 
@@ -76,6 +79,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         add_connection(change)
         change.set_defaults(handler=_set_state, state=state)
 
+    register = actions.add_parser(
+        "register",
+        help="add nodes, or replace their descriptions, from a TOML file",
+        description="Add each node of FILE to the pool, or replace the description of the node "
+        "of its id: [[node_groups]] (id_prefix, count) and [[nodes]] (id) written as in the pool "
+        "file (owner, city, model, accelerators_per_node, price_per_accel_hour, state, labels), "
+        "checked against the running pool's catalogue and owners first. An entry without "
+        "`state` brings a new node up and leaves a known node's state as it is. Each node is "
+        "registered in its own call, in the file's order; a refusal stops there.",
+    )
+    register.add_argument("--file", type=Path, required=True, metavar="FILE", help="nodes TOML")
+    register.add_argument("--json", action="store_true", help="print one JSON object")
+    add_connection(register)
+    register.set_defaults(handler=_register)
+
     remove = actions.add_parser(
         "remove",
         help="take a node out of the pool for good",
@@ -121,6 +139,23 @@ def _set_state(args: argparse.Namespace) -> int:
         print(json.dumps({"node": node_json(node), "previous_state": before.value}, indent=2))
     else:
         print(f"node {node.id}: {before.value} -> {node.state.value}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    with connected(args) as client:
+        pool = client.pool()
+        nodes = load_nodes(args.file, pool.catalogue, pool.owners)
+        results = [
+            client.register_node(node, state=node.state if stated else None)
+            for node, stated in nodes
+        ]
+    if args.json:
+        rows = [{**node_json(n), "created": created} for n, created in results]
+        print(json.dumps({"nodes": rows}, indent=2))
+    else:
+        for n, created in results:
+            print(f"node {n.id}: {'registered' if created else 'replaced'} ({n.state.value})")
     return 0
 
 

@@ -89,6 +89,31 @@ def parse_pool(data: Mapping[str, object], source: str) -> Pool:
         )
 
 
+def load_nodes(
+    path: str | Path, catalogue: Catalogue, owners: Iterable[Owner]
+) -> list[tuple[Node, bool]]:
+    """The `[[node_groups]]` and `[[nodes]]` of a TOML file, in the pool file's format and checked
+    as the pool loader checks them, against a pool's catalogue and owners (a running server's,
+    for `gbasched node register`); each node with whether its entry names a `state` (one that
+    does not leaves a known node's state as it is). Errors name the file and the key path."""
+    data = load_toml(path)
+    root = Table(data, Where(str(path)), (), ("node_groups", "nodes"))
+    if not root.has("node_groups") and not root.has("nodes"):
+        raise root.where.key("nodes").error("no node: add [[node_groups]] or [[nodes]]")
+    nodes, origin = _nodes(root, catalogue, {o.id: o for o in owners})
+    stated = {where.path for where in origin.values() if _names_state(root, where)}
+    return [(node, origin[node.id].path in stated) for node in nodes]
+
+
+def _names_state(root: Table, where: Where) -> bool:
+    """Whether the group or [[nodes]] entry at `where` has a `state` key."""
+    for key in ("node_groups", "nodes"):
+        for value, at in root.array(key):
+            if at.path == where.path:
+                return isinstance(value, Mapping) and "state" in value
+    return False
+
+
 def load_tenants(
     path: str | Path,
     catalogue: Catalogue,

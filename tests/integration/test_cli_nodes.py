@@ -164,3 +164,75 @@ def test_a_tenants_token_is_refused_and_changes_nothing(
     assert err.startswith("gbasched: error: PERMISSION_DENIED: ")
     assert all(n.state is NodeState.UP for n in world.coordinator.pool.nodes.values())
     assert len(world.coordinator.pool.nodes) == 3
+
+
+NODES = f"""
+[[node_groups]]
+id_prefix = "sz-new"
+count = 2
+owner = "sz-gov"
+city = "shenzhen"
+model = "{ASCEND}"
+accelerators_per_node = 8
+price_per_accel_hour = 900
+
+[[nodes]]
+id = "{SZ_1}"
+owner = "sz-gov"
+city = "shenzhen"
+model = "{ASCEND}"
+accelerators_per_node = 8
+price_per_accel_hour = 700
+labels = {{ rack = "r7" }}
+"""
+
+
+def test_register_adds_nodes_and_replaces_one_keeping_its_state_unless_told(
+    capsys: Capture, api: Served, world: World, tmp_path: Path
+) -> None:
+    run(capsys, api, "cordon", SZ_1)
+    file = tmp_path / "nodes.toml"
+    file.write_text(NODES, encoding="utf-8")
+
+    status, out, err = run(capsys, api, "register", "--file", str(file))
+
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "node sz-new-001: registered (up)",
+        "node sz-new-002: registered (up)",
+        f"node {SZ_1}: replaced (cordoned)",
+    ]
+    nodes = world.coordinator.pool.nodes
+    assert nodes[SZ_1].state is NodeState.CORDONED, "no state in the file: left as it was"
+    assert (nodes[SZ_1].price.minor, nodes[SZ_1].labels) == (700, (("rack", "r7"),))
+    assert nodes["sz-new-002"].state is NodeState.UP
+
+    file.write_text(NODES.replace('labels = { rack = "r7" }', 'state = "up"'), encoding="utf-8")
+    rows = ok_json(capsys, api, "register", "--file", str(file))["nodes"]
+    assert [(r["id"], r["created"], r["state"]) for r in rows][-1] == (SZ_1, False, "up")
+    assert world.coordinator.pool.nodes[SZ_1].state is NodeState.UP
+
+
+NOBODY = NODES.replace('owner = "sz-gov"', 'owner = "nobody"', 1)
+TPU = NODES.replace(f'model = "{ASCEND}"', 'model = "tpu-v5"', 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (NOBODY, "node_groups[0].owner: unknown owner 'nobody'"),
+        (TPU, "node_groups[0].model: unknown accelerator 'tpu-v5'"),
+        ("tenants = 1\n", "tenants: unknown key"),
+        ("", "nodes: no node"),
+    ],
+)
+def test_a_bad_nodes_file_is_named_by_its_key_path_and_changes_nothing(
+    capsys: Capture, api: Served, world: World, tmp_path: Path, text: str, says: str
+) -> None:
+    file = tmp_path / "nodes.toml"
+    file.write_text(text, encoding="utf-8")
+    before = world.coordinator.pool.nodes
+    status, out, err = run(capsys, api, "register", "--file", str(file))
+    assert (status, out) == (2, "")
+    assert err.startswith(f"gbasched: error: {file}: {says}")
+    assert world.coordinator.pool.nodes == before
