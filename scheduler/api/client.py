@@ -39,6 +39,7 @@ from scheduler.domain.geography import City, Currency
 from scheduler.domain.jobs import JobState, Placement
 from scheduler.domain.money import Money
 from scheduler.domain.nodes import Node, NodeState, Owner
+from scheduler.domain.pool import Pool
 from scheduler.domain.tenants import PriorityClass, Tenant
 from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
@@ -612,6 +613,31 @@ class SchedulerClient:
             token = reply.next_page_token
             if not token:
                 return
+
+    def full_pool(self) -> Pool:
+        """The pool as a domain value: its configuration, every node and every tenant (three
+        Admin reads, not one snapshot: a change between them may show in one and not another).
+        Approvals are left out. For checking files against the running pool."""
+        view = self.pool()
+        return Pool.build(
+            name=view.name,
+            catalogue=view.catalogue,
+            owners=view.owners,
+            nodes=list(self.nodes(page_size=1000)),
+            tenants=list(self.tenants(page_size=1000)),
+            priority_classes=view.priority_classes,
+            default_priority_class=view.default_priority_class,
+            policy=view.policy,
+            fair_share_half_life_s=view.fair_share_half_life_s,
+        )
+
+    def put_program(self, program: Program) -> tuple[Program, bool]:
+        """Add a subsidy program, or replace the program of its id (Admin.PutProgram; a budget
+        cut below what it has reserved and paid is refused): the program as the pool now holds
+        it, and whether it is new."""
+        request = admin_pb2.PutProgramRequest(program=convert.program_message(program))
+        reply: admin_pb2.PutProgramResponse = self._unary("PutProgram", request, self._admin)
+        return convert.program(reply.program, "program"), reply.created
 
     def put_tenant(self, tenant: Tenant) -> tuple[Tenant, bool]:
         """Add a tenant, or replace the tenant of its id whole, quotas included

@@ -16,6 +16,7 @@ from scheduler.cli import (
     nodes,
     policies,
     pool,
+    program,
     serve,
     sim,
     tenants,
@@ -41,6 +42,7 @@ COMMANDS = (
     admin_views,
     nodes,
     tenants,
+    program,
 )
 USAGE_STATUS = 2
 

@@ -59,6 +59,21 @@ def parse_programs(data: Mapping[str, object], source: str, pool: Pool) -> Progr
         return ProgramsConfig(programs=programs, balances=balances)
 
 
+def load_program_definitions(path: str | Path, pool: Pool) -> dict[str, Program]:
+    """The `[programs.<id>]` tables of a TOML file (no `[balances]`: opening balances are the
+    start-up file's), checked as `load_programs` checks them against `pool` (a running server's,
+    for `gbasched program put`). Errors name the file and the key path."""
+    source = str(path)
+    root = Table(load_toml(path), Where(source), ("programs",))
+    programs = {
+        program_id: _program(program_id, Table(value, where, _REQUIRED, _OPTIONAL), pool)
+        for program_id, value, where in root.entries("programs")
+    }
+    if not programs:
+        raise root.where.key("programs").error("must hold at least one program")
+    return programs
+
+
 def _program(program_id: str, t: Table, pool: Pool) -> Program:
     rate_key = _rate_keys(t)
     currency = t.choice(Currency, "currency")
