@@ -40,6 +40,7 @@ from scheduler.domain.jobs import JobState, Placement
 from scheduler.domain.money import Money
 from scheduler.domain.nodes import Node, NodeState, Owner
 from scheduler.domain.pool import Pool
+from scheduler.domain.residency import Approval
 from scheduler.domain.tenants import PriorityClass, Tenant
 from scheduler.ledger.programs import Program
 from scheduler.ledger.reports import OwnerReport, ProgramReport, TenantReport
@@ -638,6 +639,20 @@ class SchedulerClient:
         request = admin_pb2.PutProgramRequest(program=convert.program_message(program))
         reply: admin_pb2.PutProgramResponse = self._unary("PutProgram", request, self._admin)
         return convert.program(reply.program, "program"), reply.created
+
+    def approvals(self, *, tenant: str = "", include_expired: bool = False) -> list[Approval]:
+        """Cross-border approvals by id, of `tenant` (empty: every tenant's), expired ones only
+        with `include_expired` (Admin.ListApprovals)."""
+        request = admin_pb2.ListApprovalsRequest(tenant=tenant, include_expired=include_expired)
+        reply: admin_pb2.ListApprovalsResponse = self._unary("ListApprovals", request, self._admin)
+        return [convert.approval(message, "approval") for message in reply.approvals]
+
+    def put_approval(self, approval: Approval) -> tuple[Approval, bool]:
+        """Add a cross-border approval, or replace the approval of its id whole
+        (Admin.PutApproval): the approval as the pool now holds it, and whether it is new."""
+        request = admin_pb2.PutApprovalRequest(approval=convert.approval_message(approval))
+        reply: admin_pb2.PutApprovalResponse = self._unary("PutApproval", request, self._admin)
+        return convert.approval(reply.approval, "approval"), reply.created
 
     def put_tenant(self, tenant: Tenant) -> tuple[Tenant, bool]:
         """Add a tenant, or replace the tenant of its id whole, quotas included

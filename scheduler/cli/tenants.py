@@ -1,5 +1,7 @@
 """`gbasched tenant put --file FILE`: add tenants to a running server, or replace them (quotas
-included), from `[tenants.<id>]` tables written as in the pool file (Admin.PutTenant).
+included), from `[tenants.<id>]` tables written as in the pool file (Admin.PutTenant); and
+`gbasched approval put --file FILE`: their cross-border data approvals, from `[[approvals]]`
+(Admin.PutApproval).
 
 The file is read and checked first, against the running pool's catalogue, owners and priority
 classes (Admin.GetPool), so a mistake is named by the file's key path before anything changes;
@@ -13,11 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from scheduler.cli.admin_views import tenant_json
-from scheduler.cli.remote import add_connection, connected
-from scheduler.config.pool_toml import load_tenants
+from rich.console import Console
+from rich.table import Table
+
+from scheduler.cli.admin_views import PAGE_SIZE, tenant_json
+from scheduler.cli.remote import add_connection, connected, when
+from scheduler.config.pool_toml import load_approvals, load_tenants
+from scheduler.domain.residency import Approval
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +46,35 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_connection(put)
     put.set_defaults(handler=_put)
 
+    approval = commands.add_parser(
+        "approval",
+        help="add or replace tenants' cross-border data approvals on a running server (operators)",
+        description="Cross-border data approvals (GBA Standard Contract filings) of a running "
+        "server (Admin service; needs an operator's token). `list` shows them. `put --file "
+        "FILE` adds or replaces, whole, each approval of FILE's [[approvals]] (the pool file's "
+        "format: id, tenant, from_zone, to_zone, expires_at), checked against the running "
+        "pool's tenants first; each in its own call, in the file's order; a refusal stops "
+        "there.",
+    )
+    approval_actions = approval.add_subparsers(dest="action", required=True, metavar="ACTION")
+    put_approval = approval_actions.add_parser(
+        "put", help="add or replace approvals from a TOML file"
+    )
+    put_approval.add_argument(
+        "--file", type=Path, required=True, metavar="FILE", help="approvals TOML"
+    )
+    put_approval.add_argument("--json", action="store_true", help="print one JSON object")
+    add_connection(put_approval)
+    put_approval.set_defaults(handler=_put_approvals)
+    listing = approval_actions.add_parser("list", help="the approvals, by id")
+    listing.add_argument("--tenant", default="", help="only this tenant's")
+    listing.add_argument(
+        "--include-expired", action="store_true", help="expired ones too (default: active only)"
+    )
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    add_connection(listing)
+    listing.set_defaults(handler=_list_approvals)
+
 
 def _put(args: argparse.Namespace) -> int:
     with connected(args) as client:
@@ -52,3 +88,45 @@ def _put(args: argparse.Namespace) -> int:
         for t, created in results:
             print(f"tenant {t.id}: {'created' if created else 'replaced'}")
     return 0
+
+
+def _put_approvals(args: argparse.Namespace) -> int:
+    with connected(args) as client:
+        tenants = [tenant.id for tenant in client.tenants(PAGE_SIZE)]
+        approvals = load_approvals(args.file, tenants)
+        results = [client.put_approval(approval) for approval in approvals]
+    if args.json:
+        rows = [{**approval_json(a), "created": created} for a, created in results]
+        print(json.dumps({"approvals": rows}, indent=2))
+    else:
+        for a, created in results:
+            print(
+                f"approval {a.id}: {'created' if created else 'replaced'} ({a.tenant},"
+                f" {a.from_zone.value} -> {a.to_zone.value}, until {when(a.expires_at)})"
+            )
+    return 0
+
+
+def _list_approvals(args: argparse.Namespace) -> int:
+    with connected(args) as client:
+        approvals = client.approvals(tenant=args.tenant, include_expired=args.include_expired)
+    if args.json:
+        print(json.dumps({"approvals": [approval_json(a) for a in approvals]}, indent=2))
+        return 0
+    table = Table(title=f"{len(approvals)} approval{'' if len(approvals) == 1 else 's'}")
+    for column in ("Approval", "Tenant", "From", "To", "Expires"):
+        table.add_column(column, no_wrap=column == "Approval")
+    for a in approvals:
+        table.add_row(a.id, a.tenant, a.from_zone.value, a.to_zone.value, when(a.expires_at))
+    Console(file=sys.stdout).print(table)
+    return 0
+
+
+def approval_json(approval: Approval) -> dict[str, object]:
+    return {
+        "id": approval.id,
+        "tenant": approval.tenant,
+        "from_zone": approval.from_zone.value,
+        "to_zone": approval.to_zone.value,
+        "expires_at": approval.expires_at,
+    }

@@ -9,7 +9,7 @@ re-raised with the path of the key in this file (see `reader.domain_errors`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +112,17 @@ def _names_state(root: Table, where: Where) -> bool:
             if at.path == where.path:
                 return isinstance(value, Mapping) and "state" in value
     return False
+
+
+def load_approvals(path: str | Path, tenants: Iterable[str]) -> list[Approval]:
+    """The `[[approvals]]` of a TOML file, in the pool file's format and checked as the pool
+    loader checks them, against a pool's tenants (a running server's, for `gbasched approval
+    put`). Errors name the file and the key path."""
+    root = Table(load_toml(path), Where(str(path)), ("approvals",))
+    approvals, _ = _approvals(root, frozenset(tenants))
+    if not approvals:
+        raise root.where.key("approvals").error("must hold at least one approval")
+    return approvals
 
 
 def load_tenants(
@@ -338,9 +349,7 @@ def _quotas(tenant: Table, catalogue: Catalogue) -> tuple[FlavorQuota, ...]:
     return tuple(quotas)
 
 
-def _approvals(
-    root: Table, tenants: Mapping[str, Tenant]
-) -> tuple[list[Approval], dict[str, Where]]:
+def _approvals(root: Table, tenants: Collection[str]) -> tuple[list[Approval], dict[str, Where]]:
     approvals = []
     origin: dict[str, Where] = {}
     for value, where in root.array("approvals"):

@@ -127,3 +127,90 @@ def test_a_tenants_token_is_refused(
     assert (status, out) == (1, "")
     assert err.startswith("gbasched: error: PERMISSION_DENIED: ")
     assert "newco" not in world.coordinator.pool.tenants
+
+
+APPROVAL = """
+[[approvals]]
+id = "scc-1"
+tenant = "t1"
+from_zone = "hong-kong"
+to_zone = "mainland"
+expires_at = 2030-12-31T23:59:59+08:00
+"""
+
+
+def put_approvals(
+    capsys: Capture, api: Served, file: Path, *extra: str, token: str = OPERATOR_TOKEN
+) -> tuple[int, str, str]:
+    argv = ["approval", "put", "--file", str(file), *extra]
+    status = main([*argv, "--address", api.address, "--token", token])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_approval_put_adds_and_replaces_an_approval(
+    capsys: Capture, api: Served, world: World, tmp_path: Path
+) -> None:
+    file = tmp_path / "approvals.toml"
+    file.write_text(APPROVAL, encoding="utf-8")
+
+    status, out, err = put_approvals(capsys, api, file)
+
+    assert (status, err) == (0, "")
+    assert (
+        out == "approval scc-1: created (t1, hong-kong -> mainland, until 2030-12-31 15:59:59Z)\n"
+    )
+    approval = world.coordinator.pool.approvals["scc-1"]
+    assert (approval.tenant, approval.expires_at) == ("t1", 1924963199)  # 2030-12-31 15:59:59Z
+
+    file.write_text(APPROVAL.replace("2030-12-31", "2031-06-30"), encoding="utf-8")
+    status, out, _ = put_approvals(capsys, api, file, "--json")
+    assert status == 0
+    [row] = json.loads(out)["approvals"]
+    assert (row["id"], row["created"]) == ("scc-1", False)
+    assert world.coordinator.pool.approvals["scc-1"].expires_at > approval.expires_at
+
+    argv = ["approval", "list", "--tenant", "t1", "--json"]
+    assert main([*argv, "--address", api.address, "--token", OPERATOR_TOKEN]) == 0
+    listed = json.loads(capsys.readouterr().out)["approvals"]
+    assert [(a["id"], a["from_zone"], a["to_zone"]) for a in listed] == [
+        ("scc-1", "hong-kong", "mainland")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (('tenant = "t1"', 'tenant = "nobody"'), "approvals[0].tenant: unknown tenant 'nobody'"),
+        (('to_zone = "mainland"', 'to_zone = "hong-kong"'), "approvals[0].to_zone: must differ"),
+        (('to_zone = "mainland"', 'to_zone = "tokyo"'), "approvals[0].to_zone: unknown value"),
+    ],
+)
+def test_a_bad_approvals_file_is_named_by_its_key_path_and_changes_nothing(
+    capsys: Capture,
+    api: Served,
+    world: World,
+    tmp_path: Path,
+    change: tuple[str, str],
+    says: str,
+) -> None:
+    file = tmp_path / "approvals.toml"
+    file.write_text(APPROVAL.replace(*change), encoding="utf-8")
+    before = world.coordinator.pool.approvals
+
+    status, out, err = put_approvals(capsys, api, file)
+
+    assert (status, out) == (2, "")
+    assert err.startswith(f"gbasched: error: {file}: {says}")
+    assert world.coordinator.pool.approvals == before
+
+
+def test_a_tenants_token_may_not_put_approvals(
+    capsys: Capture, api: Served, world: World, tmp_path: Path
+) -> None:
+    file = tmp_path / "approvals.toml"
+    file.write_text(APPROVAL, encoding="utf-8")
+    status, out, err = put_approvals(capsys, api, file, token=tenant_token("t1"))
+    assert (status, out) == (1, "")
+    assert err.startswith("gbasched: error: PERMISSION_DENIED: ")
+    assert "scc-1" not in world.coordinator.pool.approvals
