@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.puts import add_file_command, print_puts
 from scheduler.cli.remote import add_connection, connected, money_json
 from scheduler.config.pool_toml import load_nodes
 from scheduler.domain.geography import City, parse_enum
@@ -79,20 +79,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         add_connection(change)
         change.set_defaults(handler=_set_state, state=state)
 
-    register = actions.add_parser(
+    add_file_command(
+        actions,
         "register",
-        help="add nodes, or replace their descriptions, from a TOML file",
+        help_="add nodes, or replace their descriptions, from a TOML file",
         description="Add each node of FILE to the pool, or replace the description of the node "
         "of its id: [[node_groups]] (id_prefix, count) and [[nodes]] (id) written as in the pool "
         "file (owner, city, model, accelerators_per_node, price_per_accel_hour, state, labels), "
         "checked against the running pool's catalogue and owners first. An entry without "
         "`state` brings a new node up and leaves a known node's state as it is. Each node is "
         "registered in its own call, in the file's order; a refusal stops there.",
+        what="nodes",
+        handler=_register,
     )
-    register.add_argument("--file", type=Path, required=True, metavar="FILE", help="nodes TOML")
-    register.add_argument("--json", action="store_true", help="print one JSON object")
-    add_connection(register)
-    register.set_defaults(handler=_register)
 
     remove = actions.add_parser(
         "remove",
@@ -150,12 +149,18 @@ def _register(args: argparse.Namespace) -> int:
             client.register_node(node, state=node.state if stated else None)
             for node, stated in nodes
         ]
-    if args.json:
-        rows = [{**node_json(n), "created": created} for n, created in results]
-        print(json.dumps({"nodes": rows}, indent=2))
-    else:
-        for n, created in results:
-            print(f"node {n.id}: {'registered' if created else 'replaced'} ({n.state.value})")
+    print_puts(
+        args.json,
+        "nodes",
+        [
+            (
+                node_json(n),
+                created,
+                f"node {n.id}: {'registered' if created else 'replaced'} ({n.state.value})",
+            )
+            for n, created in results
+        ],
+    )
     return 0
 
 

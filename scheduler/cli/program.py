@@ -13,11 +13,10 @@ balances (`[balances]`) are not put this way: they are the start-up programs fil
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from scheduler.cli.money import program_rows
-from scheduler.cli.remote import add_connection, connected
+from scheduler.cli.puts import add_file_command, print_puts
+from scheduler.cli.remote import connected
 from scheduler.config.programs_toml import load_program_definitions
 
 
@@ -30,25 +29,27 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "tables (the programs file's format). `gbasched programs --address …` lists them.",
     )
     actions = program.add_subparsers(dest="action", required=True, metavar="ACTION")
-    put = actions.add_parser(
-        "put", help="add or replace programs from a TOML file", description=__doc__
+    add_file_command(
+        actions,
+        "put",
+        help_="add or replace programs from a TOML file",
+        description=__doc__,
+        what="programs",
+        handler=_put,
     )
-    put.add_argument("--file", type=Path, required=True, metavar="FILE", help="programs TOML")
-    put.add_argument("--json", action="store_true", help="print one JSON object")
-    add_connection(put)
-    put.set_defaults(handler=_put)
 
 
 def _put(args: argparse.Namespace) -> int:
     with connected(args) as client:
         programs = load_program_definitions(args.file, client.full_pool())
         results = [client.put_program(program) for program in programs.values()]
-    if args.json:
-        rows = program_rows([program for program, _ in results])
-        for row, (_, created) in zip(rows, results, strict=True):
-            row["created"] = created
-        print(json.dumps({"programs": rows}, indent=2))
-    else:
-        for program, created in results:
-            print(f"program {program.id}: {'created' if created else 'replaced'}")
+    rows = program_rows([program for program, _ in results])
+    print_puts(
+        args.json,
+        "programs",
+        [
+            (row, created, f"program {p.id}: {'created' if created else 'replaced'}")
+            for row, (p, created) in zip(rows, results, strict=True)
+        ],
+    )
     return 0

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli.admin_views import PAGE_SIZE, tenant_json
+from scheduler.cli.puts import add_file_command, print_puts
 from scheduler.cli.remote import add_connection, connected, when
 from scheduler.config.pool_toml import load_approvals, load_tenants
 from scheduler.domain.residency import Approval
@@ -38,13 +38,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "`gbasched quotas` lists them.",
     )
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
-    put = actions.add_parser(
-        "put", help="add or replace tenants from a TOML file", description=__doc__
+    add_file_command(
+        actions,
+        "put",
+        help_="add or replace tenants from a TOML file",
+        description=__doc__,
+        what="tenants",
+        handler=_put,
     )
-    put.add_argument("--file", type=Path, required=True, metavar="FILE", help="tenants TOML")
-    put.add_argument("--json", action="store_true", help="print one JSON object")
-    add_connection(put)
-    put.set_defaults(handler=_put)
 
     approval = commands.add_parser(
         "approval",
@@ -57,15 +58,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "there.",
     )
     approval_actions = approval.add_subparsers(dest="action", required=True, metavar="ACTION")
-    put_approval = approval_actions.add_parser(
-        "put", help="add or replace approvals from a TOML file"
+    add_file_command(
+        approval_actions,
+        "put",
+        help_="add or replace approvals from a TOML file",
+        description=None,
+        what="approvals",
+        handler=_put_approvals,
     )
-    put_approval.add_argument(
-        "--file", type=Path, required=True, metavar="FILE", help="approvals TOML"
-    )
-    put_approval.add_argument("--json", action="store_true", help="print one JSON object")
-    add_connection(put_approval)
-    put_approval.set_defaults(handler=_put_approvals)
     listing = approval_actions.add_parser("list", help="the approvals, by id")
     listing.add_argument("--tenant", default="", help="only this tenant's")
     listing.add_argument(
@@ -81,12 +81,14 @@ def _put(args: argparse.Namespace) -> int:
         pool = client.pool()
         tenants = load_tenants(args.file, pool.catalogue, pool.owners, pool.priority_classes)
         results = [client.put_tenant(tenant) for tenant in tenants.values()]
-    if args.json:
-        rows = [{**tenant_json(t), "created": created} for t, created in results]
-        print(json.dumps({"tenants": rows}, indent=2))
-    else:
-        for t, created in results:
-            print(f"tenant {t.id}: {'created' if created else 'replaced'}")
+    print_puts(
+        args.json,
+        "tenants",
+        [
+            (tenant_json(t), created, f"tenant {t.id}: {'created' if created else 'replaced'}")
+            for t, created in results
+        ],
+    )
     return 0
 
 
@@ -95,15 +97,19 @@ def _put_approvals(args: argparse.Namespace) -> int:
         tenants = [tenant.id for tenant in client.tenants(PAGE_SIZE)]
         approvals = load_approvals(args.file, tenants)
         results = [client.put_approval(approval) for approval in approvals]
-    if args.json:
-        rows = [{**approval_json(a), "created": created} for a, created in results]
-        print(json.dumps({"approvals": rows}, indent=2))
-    else:
-        for a, created in results:
-            print(
+    print_puts(
+        args.json,
+        "approvals",
+        [
+            (
+                approval_json(a),
+                created,
                 f"approval {a.id}: {'created' if created else 'replaced'} ({a.tenant},"
-                f" {a.from_zone.value} -> {a.to_zone.value}, until {when(a.expires_at)})"
+                f" {a.from_zone.value} -> {a.to_zone.value}, until {when(a.expires_at)})",
             )
+            for a, created in results
+        ],
+    )
     return 0
 
 

@@ -54,9 +54,15 @@ def api(world: World) -> Iterator[Served]:
 
 
 def put(
-    capsys: Capture, api: Served, file: Path, *extra: str, token: str = OPERATOR_TOKEN
+    capsys: Capture,
+    api: Served,
+    file: Path,
+    *extra: str,
+    token: str = OPERATOR_TOKEN,
+    command: str = "tenant",
 ) -> tuple[int, str, str]:
-    argv = ["tenant", "put", "--file", str(file), *extra]
+    """`gbasched <command> put --file FILE …` against the server; (status, stdout, stderr)."""
+    argv = [command, "put", "--file", str(file), *extra]
     status = main([*argv, "--address", api.address, "--token", token])
     out, err = capsys.readouterr()
     return status, out, err
@@ -142,10 +148,7 @@ expires_at = 2030-12-31T23:59:59+08:00
 def put_approvals(
     capsys: Capture, api: Served, file: Path, *extra: str, token: str = OPERATOR_TOKEN
 ) -> tuple[int, str, str]:
-    argv = ["approval", "put", "--file", str(file), *extra]
-    status = main([*argv, "--address", api.address, "--token", token])
-    out, err = capsys.readouterr()
-    return status, out, err
+    return put(capsys, api, file, *extra, token=token, command="approval")
 
 
 def test_approval_put_adds_and_replaces_an_approval(

@@ -619,7 +619,9 @@ def test_setting_a_random_node_state_is_answered_as_documented(
     request = admin_pb2.SetNodeStateRequest(node_id=node_id, state=state)  # type: ignore[arg-type]
     expected = operators_only(who)
     if expected is None:
-        if state not in NODE_STATES:
+        if not node_id:  # checked first, in field order, as RemoveNode's
+            expected = frozenset({(IA, "node_id")})
+        elif state not in NODE_STATES:
             expected = frozenset({(IA, "state")})
         elif node_id != NODE:
             expected = frozenset({(NF, "node_id")})
