@@ -46,11 +46,12 @@ STATE_COMMANDS: dict[str, tuple[NodeState, str]] = {
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     node = commands.add_parser(
         "node",
-        help="list, cordon, drain, bring up, take down or remove nodes of a running server "
-        "(operators)",
+        help="list, register, cordon, drain, bring up, take down or remove nodes of a running "
+        "server (operators)",
         description="The nodes of a running server (Admin service; needs an operator's token). "
-        "`list` shows them; `cordon`, `drain`, `up` and `down` change a node's state and print "
-        "it before and after; `remove` takes a node that holds no work out of the pool for good.",
+        "`list` shows them; `register` adds or redescribes them from a file; `cordon`, `drain`, "
+        "`up` and `down` change a node's state and print it before and after; `remove` takes a "
+        "node that holds no work out of the pool for good.",
     )
     actions = node.add_subparsers(dest="action", required=True, metavar="ACTION")
 

@@ -49,7 +49,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     approval = commands.add_parser(
         "approval",
-        help="add or replace tenants' cross-border data approvals on a running server (operators)",
+        help="list, add or replace tenants' cross-border data approvals on a running server "
+        "(operators)",
         description="Cross-border data approvals (GBA Standard Contract filings) of a running "
         "server (Admin service; needs an operator's token). `list` shows them. `put --file "
         "FILE` adds or replaces, whole, each approval of FILE's [[approvals]] (the pool file's "
