@@ -101,17 +101,13 @@ def load_nodes(
     if not root.has("node_groups") and not root.has("nodes"):
         raise root.where.key("nodes").error("no node: add [[node_groups]] or [[nodes]]")
     nodes, origin = _nodes(root, catalogue, {o.id: o for o in owners})
-    stated = {where.path for where in origin.values() if _names_state(root, where)}
+    stated = {  # the entries (groups or single nodes) that name a state, by their path
+        at.path
+        for key in ("node_groups", "nodes")
+        for value, at in root.array(key)
+        if isinstance(value, Mapping) and "state" in value
+    }
     return [(node, origin[node.id].path in stated) for node in nodes]
-
-
-def _names_state(root: Table, where: Where) -> bool:
-    """Whether the group or [[nodes]] entry at `where` has a `state` key."""
-    for key in ("node_groups", "nodes"):
-        for value, at in root.array(key):
-            if at.path == where.path:
-                return isinstance(value, Mapping) and "state" in value
-    return False
 
 
 def load_approvals(path: str | Path, tenants: Iterable[str]) -> list[Approval]:
