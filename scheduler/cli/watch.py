@@ -25,10 +25,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="SEQ",
         help="only events after SEQ (default: 0)",
     )
-    watch.add_argument("--job", default="", metavar="ID", help="only this job's events")
+    watch.add_argument("--job", default=None, metavar="ID", help="only this job's events")
     watch.add_argument("--tenant", default="", help="default: the token's tenant (all: operator)")
     watch.add_argument(
-        "--key-prefix", default="", metavar="P", help="only jobs whose client key starts with P"
+        "--key-prefix", default=None, metavar="P", help="only jobs whose client key starts with P"
     )
     watch.add_argument("--count", type=int, default=None, metavar="N", help="stop after N events")
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -40,10 +40,14 @@ def _watch(args: argparse.Namespace) -> int:
     count: int | None = args.count
     if count is not None and count < 1:
         raise InvalidField("--count", "must be at least 1")
+    # An empty value (an unset shell variable, say) would mean "every job": say so instead.
+    for flag, value in (("--job", args.job), ("--key-prefix", args.key_prefix)):
+        if value is not None and not value:
+            raise InvalidField(flag, "must not be empty (leave the flag out to follow every job)")
     seen = 0
     try:
         with connected(args) as client:
-            events = client.watch(args.after, args.job, args.tenant, args.key_prefix)
+            events = client.watch(args.after, args.job or "", args.tenant, args.key_prefix or "")
             try:
                 for event in events:
                     print(_line(event, args.json), flush=True)

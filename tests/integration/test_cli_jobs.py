@@ -231,6 +231,17 @@ def test_a_number_too_large_for_the_wire_is_refused_naming_the_flag(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", ["--job", "--key-prefix"])
+def test_watch_refuses_an_empty_filter_instead_of_following_every_job(
+    capsys: Capture, api: Served, world: World, flag: str
+) -> None:
+    world.submit("t1")  # an event to print: without the check, the watch would end with it
+    status, out, err = run(capsys, api, "watch", flag, "", "--count", "1")
+
+    assert (status, out) == (2, "")
+    assert f"error: {flag}: must not be empty" in err
+
+
 def test_watch_after_a_sequence_too_large_for_the_wire_is_refused(
     capsys: Capture, api: Served
 ) -> None:
