@@ -154,6 +154,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _submit(args: argparse.Namespace) -> int:
     if not args.models and args.min_tflops is None:
         raise InvalidField("--model", "name at least one accelerator model or set --min-tflops")
+    if args.key is not None and not args.key:
+        # an empty key is no key: a retry would submit the job twice
+        raise InvalidField("--key", "must not be empty (leave the flag out for no idempotency key)")
     spec = JobSpec(
         workers=args.workers,
         per_worker=args.per_worker,

@@ -231,6 +231,16 @@ def test_a_number_too_large_for_the_wire_is_refused_naming_the_flag(
     assert "Traceback" not in err
 
 
+def test_an_empty_idempotency_key_is_refused_not_dropped(
+    capsys: Capture, api: Served, world: World
+) -> None:
+    status, out, err = run(capsys, api, "submit", *JOB, "--key", "")
+
+    assert (status, out) == (2, "")
+    assert "error: --key: must not be empty" in err
+    assert world.store.jobs() == [], "nothing submitted"
+
+
 @pytest.mark.parametrize("flag", ["--job", "--key-prefix"])
 def test_watch_refuses_an_empty_filter_instead_of_following_every_job(
     capsys: Capture, api: Served, world: World, flag: str
