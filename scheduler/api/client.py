@@ -367,6 +367,9 @@ def usage_report_view(message: admin_pb2.GetUsageReportResponse) -> UsageReportV
 
 
 def submit_message(submission: Submission) -> pb.SubmitJobRequest:
+    if submission.client_key == "":
+        # the wire's empty key is no key: a retry would then submit the job twice
+        raise InvalidField("client_key", "must not be empty (None for no idempotency key)")
     return pb.SubmitJobRequest(
         tenant=submission.tenant,
         client_key=submission.client_key or "",

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from scheduler.api import convert
+from scheduler.api.client import Submission, submit_message
 from scheduler.api.v1 import scheduler_pb2
 from scheduler.domain.errors import InvalidField, UnknownReference
 from scheduler.domain.geography import City, Jurisdiction
@@ -288,3 +289,12 @@ def test_the_wire_limits_themselves_are_carried() -> None:
         BIG_32 - 1,
     )
     assert (message.walltime_s, message.checkpoint_interval_s) == (BIG_64 - 1, -BIG_64)
+
+
+def test_an_empty_client_key_is_refused_by_the_client_not_sent_as_no_key() -> None:
+    spec = convert.JobSpec(workers=1, per_worker=1, walltime_s=60, models=(H20,))
+    with pytest.raises(InvalidField) as refused:
+        submit_message(Submission(spec, "", ""))
+    assert refused.value.field == "client_key"
+    assert submit_message(Submission(spec, "", None)).client_key == ""
+    assert submit_message(Submission(spec, "", "k-1")).client_key == "k-1"
