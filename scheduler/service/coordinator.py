@@ -259,9 +259,11 @@ class Coordinator:
         # FIFO), kept as that run rather than an entry per job (see `pending_reason`)
         self._blocked: PendingReasons | None = None
         self._cycled_all = True  # the last cycle looked at every queued job
-        # Numbers are taken at validation, on the submitter's thread; `next` on a count is
-        # atomic, so concurrent submitters never share one (a refused batch leaves a gap).
-        self._numbers = itertools.count(store.last_job_seq() + 1)
+        # Numbers are taken at validation, on the submitter's thread, under `_numbering`: a
+        # batch takes them only once every request in it is valid, so a refused one takes none
+        # (a resubmitted client key still takes one: only the store knows the key).
+        self._numbering = threading.Lock()
+        self._next_number = store.last_job_seq() + 1
         # Walltime deadlines of running attempts: (deadline, job id, attempt), earliest first.
         self._deadlines: list[tuple[int, str, int]] = []
         # Something the next cycle must see happened (capacity freed, a node or a tenant changed).
@@ -500,38 +502,41 @@ class Coordinator:
         known, fitting = shapes.resolved, shapes.fitting
         refuse_oversize = self.settings.refuse_oversize
         jobs: list[Job] = []
-        for i, request in enumerate(requests):
-            seq = next(self._numbers)
-            shape = (
-                request.tenant,
-                request.priority_class,
-                request.models,
-                request.min_tflops_fp16,
-                request.approvals,
-                request.programs,
-            )
-            try:
-                resolved = known.get(shape)
-                if resolved is None:
-                    resolved = resolve(request, shapes.pool)
-                    self._check_programs(request, shapes.pool)
-                    if len(known) < MAX_SHAPES:
-                        known[shape] = resolved
-                if len(shapes.gangs) >= MAX_SHAPES:
-                    shapes.gangs.clear()
-                job = resolved_job(request, resolved, f"job-{seq}", seq, now, shapes.gangs)
-                if refuse_oversize:
-                    size = (resolved.models, request.workers, request.per_worker)
-                    if size not in fitting:
-                        too_big = oversize(shapes.pool, *size)
-                        if too_big is not None:
-                            raise too_big
-                        if len(fitting) >= MAX_SHAPES:
-                            fitting.clear()
-                        fitting.add(size)
-                jobs.append(job)
-            except InvalidField as exc:
-                raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
+        with self._numbering:
+            first = self._next_number
+            for i, request in enumerate(requests):
+                seq = first + i
+                shape = (
+                    request.tenant,
+                    request.priority_class,
+                    request.models,
+                    request.min_tflops_fp16,
+                    request.approvals,
+                    request.programs,
+                )
+                try:
+                    resolved = known.get(shape)
+                    if resolved is None:
+                        resolved = resolve(request, shapes.pool)
+                        self._check_programs(request, shapes.pool)
+                        if len(known) < MAX_SHAPES:
+                            known[shape] = resolved
+                    if len(shapes.gangs) >= MAX_SHAPES:
+                        shapes.gangs.clear()
+                    job = resolved_job(request, resolved, f"job-{seq}", seq, now, shapes.gangs)
+                    if refuse_oversize:
+                        size = (resolved.models, request.workers, request.per_worker)
+                        if size not in fitting:
+                            too_big = oversize(shapes.pool, *size)
+                            if too_big is not None:
+                                raise too_big
+                            if len(fitting) >= MAX_SHAPES:
+                                fitting.clear()
+                            fitting.add(size)
+                    jobs.append(job)
+                except InvalidField as exc:
+                    raise type(exc)(f"requests[{i}].{exc.field}", exc.message) from None
+            self._next_number = first + len(requests)  # only once all of them are valid
         return jobs
 
     def _check_programs(self, request: JobRequest, pool: Pool) -> None:

@@ -74,6 +74,13 @@ def test_a_bad_request_in_a_batch_names_its_index_and_field_and_stores_nothing()
     assert raised.value.field == "requests[1].models[0]"
     assert world.store.jobs(limit=10) == []
 
+    # and it took no job number: the next jobs are numbered as if it had never come
+    outcomes = world.coordinator.submit([good, good])
+    assert [o.job_id for o in outcomes] == ["job-0", "job-1"]
+
+
+GOOD = JobRequest("t1", 1, 8, 3600, Jurisdiction.MAINLAND, models=(ASCEND,))
+
 
 @pytest.mark.parametrize(
     ("change", "field"),
@@ -96,6 +103,10 @@ def test_bad_requests_are_refused_naming_the_field(change: dict[str, Any], field
 
     assert raised.value.field == field
     assert world.store.jobs(limit=10) == []
+    [outcome] = world.coordinator.submit(
+        [replace(request, **{k: getattr(GOOD, k) for k in change})]
+    )
+    assert outcome.job_id == "job-0", "a refused request takes no job number"
 
 
 def test_job_numbers_continue_after_a_restart() -> None:
