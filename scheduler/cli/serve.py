@@ -33,6 +33,7 @@ from scheduler.api.auth import TokenBook
 from scheduler.api.metrics import GrpcMetrics, MetricsServer, metrics_registry, serve_metrics
 from scheduler.api.ratelimit import DEFAULT_BURST, DEFAULT_CALLS_PER_S, RateLimit
 from scheduler.api.server import Server, TlsFiles
+from scheduler.cli.checkpoints import bind_checkpoints
 from scheduler.cli.errors import CommandError
 from scheduler.cli.paths import (
     default_pool_path,
@@ -272,7 +273,11 @@ def run(args: argparse.Namespace) -> int:
     clock = SystemClock()
     # The store is checked (ours, not newer) before its lock is taken, Ray started after it:
     # a second serve on the same file is refused before it starts anything.
-    with SqliteStore(args.db) as store, owned(args.db), _executor(args, pool, clock) as executor:
+    with (
+        SqliteStore(args.db) as store,
+        owned(args.db),
+        _executor(args, pool, clock, store) as executor,
+    ):
         coordinator = Coordinator.open(
             store, executor, pool, policy, clock, programs=programs, settings=settings
         )
@@ -334,9 +339,10 @@ def _check_free(host: str, port: int, option: str) -> None:
             ) from None
 
 
-def _executor(args: argparse.Namespace, pool: Pool, clock: Clock) -> Executor:
-    """The executor `--executor` names; for Ray, after connecting this process to Ray (starting
-    a local one on loopback, declaring every pool node, unless RAY_ADDRESS names a cluster)."""
+def _executor(args: argparse.Namespace, pool: Pool, clock: Clock, store: SqliteStore) -> Executor:
+    """The executor `--executor` names; for Ray, after binding the checkpoint directory to the
+    store (see `checkpoints.bind_checkpoints`) and connecting this process to Ray (starting a
+    local one on loopback, declaring every pool node, unless RAY_ADDRESS names a cluster)."""
     if args.executor == "fake":
         runtime_s: int = args.fake_runtime_s
 
@@ -359,6 +365,9 @@ def _executor(args: argparse.Namespace, pool: Pool, clock: Clock) -> Executor:
         raise CommandError(
             f"cannot make {checkpoints}: {exc.strerror or exc}", USAGE_STATUS
         ) from None
+    bind_checkpoints(
+        checkpoints, store.identity, lambda job_id: store.job(job_id) is not None, USAGE_STATUS
+    )
     print("gbasched: connecting to Ray ...", file=sys.stderr, flush=True)
     try:
         started = connect(

@@ -20,6 +20,10 @@ Version 2, jobs.failures: how many attempts of the job ended in failure or with 
 
 Version 3, fair_share and fair_share_at: each tenant's decayed fair-share usage and the one time
 it was accrued to, replaced together by a commit that carries them.
+
+Version 5, store_identity: a random id made once, when the database is made (or migrated to
+it), never changed. `gbasched serve` binds the jobs' checkpoint directory to it, so that a new
+database's job-0 never resumes from the checkpoints an old database's job-0 left.
 """
 
 from __future__ import annotations
@@ -124,6 +128,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "audit_by_subject: the audit trail of one node, tenant, program or job",
         ("CREATE INDEX audit_by_subject ON audit (subject, seq)",),
+    ),
+    Migration(
+        5,
+        "store_identity: a random id of this database, made once",
+        (
+            """CREATE TABLE store_identity (
+                one INTEGER PRIMARY KEY CHECK (one = 1),
+                id TEXT NOT NULL CHECK (length(id) = 32)
+            )""",
+            "INSERT INTO store_identity (one, id) VALUES (1, lower(hex(randomblob(16))))",
+        ),
     ),
 )
 

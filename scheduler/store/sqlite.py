@@ -553,6 +553,16 @@ class SqliteStore(Store):
         with self._errors("read the schema version"):
             return self._stored_version(self._db(), self._name)
 
+    @property
+    def identity(self) -> str:
+        """This database's random id (32 hex digits), made with it and never changed: what
+        tells two databases apart when their paths and job ids are the same."""
+        with self._errors("read the store's identity"):
+            row = self._db().execute("SELECT id FROM store_identity WHERE one = 1").fetchone()
+        if row is None or not isinstance(row[0], str):
+            raise CorruptStore(f"{self._name}: store_identity holds no id")
+        return row[0]
+
     def settings(self) -> dict[str, object]:
         """The connection's durability-relevant pragmas, as SQLite reports them."""
         names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "application_id")
