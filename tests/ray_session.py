@@ -8,6 +8,7 @@ pool nodes the contract suite places on; tests that need distinct Ray nodes add 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -27,14 +28,52 @@ class RaySession:
     """A `ray.cluster_utils.Cluster`."""
 
     def add_pool_node(self, node_id: str, accelerators: int = 8) -> Any:
-        """A Ray node of its own that is pool node `node_id`; returns Ray's node object."""
+        """A Ray node of its own that is pool node `node_id`; returns Ray's node object.
+
+        Ray waits a fixed 30 s for a new raylet to register, and on this starved 2-core machine
+        it has run out (seen in about one suite run in three one evening, the GCS answering
+        "Deadline Exceeded"). Then the stray raylet is killed, lest it register late as a
+        second node offering the same pool node, and the node is added once more, saying so
+        on stderr."""
         from scheduler.executor.ray_cluster import node_resource
 
-        return self.cluster.add_node(
-            num_cpus=1,
-            object_store_memory=_WORKER_OBJECT_STORE,
-            resources={node_resource(node_id): accelerators},
-        )
+        def add() -> Any:
+            return self.cluster.add_node(
+                num_cpus=1,
+                object_store_memory=_WORKER_OBJECT_STORE,
+                resources={node_resource(node_id): accelerators},
+            )
+
+        try:
+            return add()
+        except Exception as error:
+            if "timed out during startup" not in str(error):
+                raise
+            killed = self.kill_strays(node_resource(node_id))
+            print(
+                f"Ray node for pool node {node_id} did not start ({error}); killed {killed} stray"
+                " raylet(s), adding it once more",
+                file=sys.stderr,
+            )
+            return add()
+
+    def kill_strays(self, resource: str) -> int:
+        """Kill every raylet declaring `resource` that is not a node of this cluster (one whose
+        start Ray gave up on); how many. Sound because one xdist worker runs all the Ray tests
+        (`xdist_group("ray")`): no other test process's raylet declares a pool node of ours."""
+        import psutil
+
+        nodes = [self.cluster.head_node, *self.cluster.worker_nodes]
+        ours = {p.process.pid for n in nodes for p in n.all_processes.get("raylet", [])}
+        killed = 0
+        for process in psutil.process_iter(["pid", "name", "cmdline"]):
+            command = " ".join(process.info["cmdline"] or ())
+            stray = process.info["pid"] not in ours and f"{resource}," in command
+            if process.info["name"] == "raylet" and stray:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+                    killed += 1
+        return killed
 
     def pool_nodes(self, *node_ids: str) -> dict[str, Any]:
         """A Ray node of its own for each of these pool nodes: pool node -> Ray's node object."""

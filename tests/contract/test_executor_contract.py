@@ -21,6 +21,10 @@ from scheduler.executor.errors import AttemptConflict
 from scheduler.executor.fake import FakeExecutor
 from tests.builders import ASCEND, a_job
 
+# One xdist worker runs every Ray test (`--dist loadgroup`): one Ray cluster on the machine,
+# not one per worker, whose raylets starved each other past Ray's 30 s start-up wait.
+pytestmark = pytest.mark.xdist_group("ray")
+
 T0 = 1_767_196_800
 
 

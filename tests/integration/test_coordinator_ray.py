@@ -45,6 +45,10 @@ from tests.builders import ASCEND, a_pool, a_tenant
 from tests.ray_session import RaySession
 from tests.service_builders import money
 
+# One xdist worker runs every Ray test (`--dist loadgroup`): one Ray cluster on the machine,
+# not one per worker, whose raylets starved each other past Ray's 30 s start-up wait.
+pytestmark = pytest.mark.xdist_group("ray")
+
 WITHIN_S = 30.0
 TICK_S = 0.1
 OWNER = "sz-gov"

@@ -27,6 +27,10 @@ from scheduler.workloads.sample import final_weights
 from tests.builders import ASCEND, a_job
 from tests.ray_session import RaySession
 
+# One xdist worker runs every Ray test (`--dist loadgroup`): one Ray cluster on the machine,
+# not one per worker, whose raylets starved each other past Ray's 30 s start-up wait.
+pytestmark = pytest.mark.xdist_group("ray")
+
 WITHIN_S = 60.0
 
 

@@ -21,6 +21,10 @@ from scheduler.cli.main import main
 from tests.api_builders import demo_token, free_port
 from tests.ray_session import RaySession
 
+# One xdist worker runs every Ray test (`--dist loadgroup`): one Ray cluster on the machine,
+# not one per worker, whose raylets starved each other past Ray's 30 s start-up wait.
+pytestmark = pytest.mark.xdist_group("ray")
+
 RAY_START_S = 120  # the server starts a Ray of its own first: seconds on this 2-core machine
 RUN_S = 120
 
