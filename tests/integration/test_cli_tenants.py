@@ -68,6 +68,17 @@ def put(
     return status, out, err
 
 
+def refused_naming(
+    capsys: Capture, api: Served, tmp_path: Path, command: str, text: str, says: str
+) -> None:
+    """`gbasched <command> put` of a file holding `text` exits 2 naming the file and `says`."""
+    file = tmp_path / f"{command}s.toml"
+    file.write_text(text, encoding="utf-8")
+    status, out, err = put(capsys, api, file, command=command)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"gbasched: error: {file}: {says}")
+
+
 def test_put_creates_and_replaces_tenants_whole(
     capsys: Capture, api: Served, world: World, tmp_path: Path
 ) -> None:
@@ -113,14 +124,8 @@ QUOTA = "[tenants.x]\nname = 'x'\n[tenants.x.quotas.{model}]\nnominal = {nominal
 def test_a_bad_file_is_named_by_its_key_path_and_changes_nothing(
     capsys: Capture, api: Served, world: World, tmp_path: Path, text: str, says: str
 ) -> None:
-    file = tmp_path / "tenants.toml"
-    file.write_text(text, encoding="utf-8")
     before = world.coordinator.pool.tenants
-
-    status, out, err = put(capsys, api, file)
-
-    assert (status, out) == (2, "")
-    assert err.startswith(f"gbasched: error: {file}: {says}")
+    refused_naming(capsys, api, tmp_path, "tenant", text, says)
     assert world.coordinator.pool.tenants == before
 
 
@@ -197,14 +202,8 @@ def test_a_bad_approvals_file_is_named_by_its_key_path_and_changes_nothing(
     change: tuple[str, str],
     says: str,
 ) -> None:
-    file = tmp_path / "approvals.toml"
-    file.write_text(APPROVAL.replace(*change), encoding="utf-8")
     before = world.coordinator.pool.approvals
-
-    status, out, err = put_approvals(capsys, api, file)
-
-    assert (status, out) == (2, "")
-    assert err.startswith(f"gbasched: error: {file}: {says}")
+    refused_naming(capsys, api, tmp_path, "approval", APPROVAL.replace(*change), says)
     assert world.coordinator.pool.approvals == before
 
 
