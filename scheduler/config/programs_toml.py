@@ -50,9 +50,7 @@ def load_programs(path: str | Path, pool: Pool) -> ProgramsConfig:
 
 def parse_programs(data: Mapping[str, object], source: str, pool: Pool) -> ProgramsConfig:
     root = Table(data, Where(source), ("programs",), ("balances",))
-    programs = {}
-    for program_id, value, where in root.entries("programs"):
-        programs[program_id] = _program(program_id, Table(value, where, _REQUIRED, _OPTIONAL), pool)
+    programs = _programs(root, pool)
     balances = _balances(root, pool)
     # ProgramsConfig names a field by its key path in this file, so the path maps to itself.
     with domain_errors(source, lambda field: field):
@@ -63,15 +61,19 @@ def load_program_definitions(path: str | Path, pool: Pool) -> dict[str, Program]
     """The `[programs.<id>]` tables of a TOML file (no `[balances]`: opening balances are the
     start-up file's), checked as `load_programs` checks them against `pool` (a running server's,
     for `gbasched program put`). Errors name the file and the key path."""
-    source = str(path)
-    root = Table(load_toml(path), Where(source), ("programs",))
-    programs = {
-        program_id: _program(program_id, Table(value, where, _REQUIRED, _OPTIONAL), pool)
-        for program_id, value, where in root.entries("programs")
-    }
+    root = Table(load_toml(path), Where(str(path)), ("programs",))
+    programs = _programs(root, pool)
     if not programs:
         raise root.where.key("programs").error("must hold at least one program")
     return programs
+
+
+def _programs(root: Table, pool: Pool) -> dict[str, Program]:
+    """The `[programs.<id>]` tables of `root`, each checked against `pool`."""
+    return {
+        program_id: _program(program_id, Table(value, where, _REQUIRED, _OPTIONAL), pool)
+        for program_id, value, where in root.entries("programs")
+    }
 
 
 def _program(program_id: str, t: Table, pool: Pool) -> Program:
