@@ -20,6 +20,7 @@ from rich.table import Table
 
 from scheduler.cli.puts import add_file_command, print_puts
 from scheduler.cli.remote import add_connection, connected, money_json
+from scheduler.cli.text import counted
 from scheduler.config.pool_toml import load_nodes
 from scheduler.domain.geography import City, parse_enum
 from scheduler.domain.nodes import Node, NodeState
@@ -119,7 +120,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"nodes": [node_json(n) for n in nodes]}, indent=2))
         return 0
-    table = Table(title=f"{len(nodes)} node{'' if len(nodes) == 1 else 's'}")
+    table = Table(title=counted(len(nodes), "node"))
     # the id and the state are what an operator reads first and types next: never cut or
     # folded; the other columns fold in a narrow terminal
     table.add_column("Node", no_wrap=True, min_width=max((len(n.id) for n in nodes), default=4))

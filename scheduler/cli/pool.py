@@ -16,6 +16,7 @@ from scheduler.cli.files import write_atomically
 from scheduler.cli.kuberay import DEFAULT_IMAGE, kuberay_manifest
 from scheduler.cli.paths import SAMPLE_POOL, default_pool_path
 from scheduler.cli.remote import add_remote_switch, wants_server
+from scheduler.cli.text import counted
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.domain.capacity import capacity_report
@@ -109,10 +110,6 @@ def _kuberay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
 def _generate(args: argparse.Namespace) -> int:
     out: Path = args.out
     template = load_pool(args.template or default_pool_path())
@@ -125,7 +122,7 @@ def _generate(args: argparse.Namespace) -> int:
     write_atomically(out, lambda file: file.write(text))
     groups = {(n.owner, n.city, n.model, n.price) for n in pool.nodes.values()}
     print(
-        f"wrote {out}: {_count(report.nodes, 'node')}, {report.accelerators:,} accelerators, "
-        f"{report.tflops_fp16 / 1000:,.1f} PFLOPS fp16, {_count(len(groups), 'node group')}"
+        f"wrote {out}: {counted(report.nodes, 'node')}, {report.accelerators:,} accelerators, "
+        f"{report.tflops_fp16 / 1000:,.1f} PFLOPS fp16, {counted(len(groups), 'node group')}"
     )
     return 0

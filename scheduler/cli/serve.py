@@ -41,6 +41,7 @@ from scheduler.cli.paths import (
     default_tokens_path,
     is_demo_tokens,
 )
+from scheduler.cli.text import counted
 from scheduler.cli.tls import read_certificate, read_private_key
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
@@ -459,9 +460,8 @@ def _reload_tokens(tokens: TokenBook, path: Path, coordinator: Coordinator) -> N
         )
         return
     tokens.take(fresh)
-    count = len(fresh)
     print(
-        f"gbasched: reloaded {count} token{'' if count == 1 else 's'} from {path}",
+        f"gbasched: reloaded {counted(len(fresh), 'token')} from {path}",
         file=sys.stderr,
         flush=True,
     )

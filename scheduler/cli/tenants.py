@@ -23,6 +23,7 @@ from rich.table import Table
 from scheduler.cli.admin_views import PAGE_SIZE, tenant_json
 from scheduler.cli.puts import add_file_command, print_puts
 from scheduler.cli.remote import add_connection, connected, when
+from scheduler.cli.text import counted
 from scheduler.config.pool_toml import load_approvals, load_tenants
 from scheduler.domain.residency import Approval
 
@@ -120,7 +121,7 @@ def _list_approvals(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"approvals": [approval_json(a) for a in approvals]}, indent=2))
         return 0
-    table = Table(title=f"{len(approvals)} approval{'' if len(approvals) == 1 else 's'}")
+    table = Table(title=counted(len(approvals), "approval"))
     for column in ("Approval", "Tenant", "From", "To", "Expires"):
         table.add_column(column, no_wrap=column == "Approval")
     for a in approvals:
