@@ -37,12 +37,6 @@ PRIORITIES = (
 )
 PRIORITY_VALUE = {p.name: p.value for p in PRIORITIES}
 
-_CURRENCY = {
-    Jurisdiction.MAINLAND: Currency.CNY,
-    Jurisdiction.HONG_KONG: Currency.HKD,
-    Jurisdiction.MACAO: Currency.MOP,
-}
-
 
 @dataclass
 class PoolBuilder:
@@ -65,11 +59,10 @@ class PoolBuilder:
         price: int = 1000,
         state: NodeState = NodeState.UP,
         prefix: str | None = None,
-        currency: Currency | None = None,
     ) -> PoolBuilder:
-        """`count` nodes of `size` accelerators. The owner bills in its city's currency unless
-        `currency` says otherwise (a Hong Kong company owning machines in Shenzhen)."""
-        currency = currency or _CURRENCY[city.jurisdiction]
+        """`count` nodes of `size` accelerators, priced in their city's currency (an owner
+        bills in one currency, so an owner's nodes stand in one zone)."""
+        currency = city.jurisdiction.currency
         owner = owner or f"{owner_class.value}-{city.value}"
         self._owners.setdefault(owner, Owner(owner, owner, owner_class, currency))
         prefix = prefix or f"{owner}-{model}"

@@ -16,7 +16,8 @@ from scheduler.domain.tenants import PriorityClass, Tenant
 @dataclass(frozen=True)
 class Pool:
     """Everything configured about the pool. Built once; validated on construction so that a pool
-    object is always consistent (every reference resolves, currencies match owners)."""
+    object is always consistent (every reference resolves, a node's price is in its owner's
+    currency and its zone's)."""
 
     name: str
     catalogue: Catalogue
@@ -44,6 +45,16 @@ class Pool:
                 raise InvalidField(
                     f"{where}.price",
                     f"is in {node.price.currency} but owner {owner.id!r} bills in {owner.currency}",
+                )
+            # A node is priced in the currency of the zone it stands in, so that what one
+            # supplier is paid for one gang never mixes currencies.
+            zone_currency = node.jurisdiction.currency
+            if node.price.currency is not zone_currency:
+                raise InvalidField(
+                    f"{where}.price",
+                    f"is in {node.price.currency} but {node.city} nodes bill in {zone_currency};"
+                    f" an owner bills in one currency: register the node under an owner billing"
+                    f" in {zone_currency}",
                 )
         for tenant in self.tenants.values():
             where = f"tenants.{tenant.id}"

@@ -681,6 +681,23 @@ def test_a_registered_node_is_listed_audited_and_takes_waiting_work(
             ),
             "node.price",
         ),
+        (  # a CNY owner's node in Hong Kong, priced in CNY
+            "RegisterNode",
+            register(a_node_message("n", city=common_pb2.CITY_HONG_KONG)),
+            "node.price",
+        ),
+        (  # a HKD owner's node in Shenzhen, priced in HKD
+            "RegisterNode",
+            register(
+                a_node_message(
+                    "n",
+                    owner="hk-corp",
+                    owner_class=common_pb2.OWNER_CLASS_ENTERPRISE,
+                    price=common_pb2.Money(currency=common_pb2.CURRENCY_HKD, minor=5),
+                )
+            ),
+            "node.price",
+        ),
         ("RemoveNode", pb.RemoveNodeRequest(), "node_id"),
         ("PutTenant", pb.PutTenantRequest(), "tenant"),
         ("PutTenant", pb.PutTenantRequest(tenant=pb.Tenant(id="t9", weight=-1)), "tenant.weight"),

@@ -80,6 +80,11 @@ ZONES = enum_numbers(common_pb2.Jurisdiction)
 NODE_STATES = enum_numbers(common_pb2.NodeState)
 OWNER_CLASSES = enum_numbers(common_pb2.OwnerClass)
 CURRENCIES = enum_numbers(common_pb2.Currency)
+# A node is priced in its zone's currency: wire city -> wire currency.
+CITY_CURRENCY = {
+    number: convert.currency_number(convert.city(number, "city").jurisdiction.currency)
+    for number in CITIES
+}
 FLAGS = enum_numbers(common_pb2.TenantFlag)
 DOWN = common_pb2.NODE_STATE_DOWN
 HOLDING = (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTED)  # their nodes hold work
@@ -321,6 +326,11 @@ def enum_value(known: frozenset[int], faults: bool) -> st.SearchStrategy[int]:
     return either(st.sampled_from(sorted(known)), unknown_enum(known), faults)
 
 
+def cities_billing(currency: int) -> frozenset[int]:
+    """The cities whose nodes bill in `currency` (a wire number); every city if none does."""
+    return frozenset(c for c, billed in CITY_CURRENCY.items() if billed == currency) or CITIES
+
+
 def money_of(currency: int, faults: bool) -> st.SearchStrategy[common_pb2.Money | None]:
     good = st.builds(common_pb2.Money, currency=st.just(currency), minor=int64(0))
     bad = st.one_of(
@@ -360,7 +370,13 @@ def node_messages(draw: st.DrawFn, h: Harness, faults: bool) -> pb.Node:
         id=node_id,
         owner=owner,
         owner_class=draw(either(st.just(owner_class), unknown_enum(OWNER_CLASSES), faults)),
-        city=draw(enum_value(CITIES, faults)),
+        city=draw(
+            either(
+                st.sampled_from(sorted(cities_billing(currency))),
+                st.one_of(unknown_enum(CITIES), st.sampled_from(sorted(CITIES))),  # any zone
+                faults,
+            )
+        ),
         model=draw(either(st.sampled_from(MODELS), ODD_TEXT, faults)),
         accelerators=draw(
             either(
@@ -442,6 +458,9 @@ def node_faults(h: Harness, node: pb.Node) -> Expected:
             faults.add((IA, "node.owner_class"))
         if node.HasField("price") and node.price.currency in CURRENCIES - {currency}:
             faults.add((IA, "node.price"))
+    priced = node.HasField("price") and node.price.currency in CURRENCIES
+    if priced and node.city in CITIES and node.price.currency != CITY_CURRENCY[node.city]:
+        faults.add((IA, "node.price"))  # not in its zone's currency
     old = nodes.get(node.id)
     if node.id in h.held() and old is not None and described(old) != described(node):
         faults.add((FP, "node.id"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from scheduler.domain.geography import City, Currency, Jurisdiction
+from scheduler.domain.geography import City, Jurisdiction
 from scheduler.domain.jobs import RunningJob
 from scheduler.domain.nodes import NodeState
 from scheduler.domain.pool import Pool
@@ -362,12 +362,14 @@ PRICED = (
     .nodes(1, ASCEND, prefix="cheap", owner="cheap", price=1000)
     .build()
 )
-# A Hong Kong company bills its Shenzhen machines in HKD: the number is lower, but the product
-# never converts currencies, so for a mainland job it ranks after every CNY price.
+# Hong Kong machines bill in HKD: the number is lower, but a mainland job that may run there
+# (an approval) keeps to its home zone while it has room (and the product never compares prices in
+# two currencies).
 TWO_CURRENCIES = (
     a_pool()
-    .nodes(1, ASCEND, prefix="hkd", owner="hk-co", price=500, currency=Currency.HKD)
+    .nodes(1, ASCEND, prefix="hkd", owner="hk-co", price=500, city=City.HONG_KONG)
     .nodes(1, ASCEND, prefix="cny", owner="sz-co", price=2000)
+    .approval(an_approval("ap1").held_by("t1"))
     .build()
 )
 DOMESTIC_AND_IMPORTED = (
@@ -393,8 +395,8 @@ DOMESTIC_AND_IMPORTED = (
         "spread picks the emptiest node",
         "binpack ignores price",
         "cheapest picks the lowest price",
-        "cheapest ranks another currency after the home one",
-        "cheapest uses another currency when the home one is full",
+        "cheapest keeps to the home zone though an approved one is cheaper",
+        "cheapest uses the approved zone when the home one is full",
         "binpack ignores origin",
         "domestic-first prefers Ascend over H800",
         "domestic-first falls back to H800",
@@ -403,8 +405,12 @@ DOMESTIC_AND_IMPORTED = (
 def test_placement_strategy(
     strategy: str, pool: Pool, running: list[RunningJob], chosen: str
 ) -> None:
-    job = a_job("j").accelerators(2).models(ASCEND, H800).build()
-    result = decide(pool, pending=[job], running=running, policy=f"priority-fairshare:{strategy}")
+    job = a_job("j").accelerators(2).models(ASCEND, H800)
+    if "ap1" in pool.approvals:
+        job = job.approvals("ap1")
+    result = decide(
+        pool, pending=[job.build()], running=running, policy=f"priority-fairshare:{strategy}"
+    )
     assert_outcomes(result, {"j": chosen})
 
 
