@@ -353,7 +353,7 @@ def _executor(args: argparse.Namespace, pool: Pool, clock: Clock, store: SqliteS
         return FakeExecutor(clock, runtime)
     # Ray is imported only here: it takes a second or two, which the other commands need not pay.
     from scheduler.executor.ray import RayExecutor
-    from scheduler.executor.ray_cluster import RayUnavailable, connect
+    from scheduler.executor.ray_cluster import RayUnavailable, connect, namespace_of
 
     default = args.default_entrypoint
     check_entrypoint(default, "--default-entrypoint")
@@ -371,14 +371,19 @@ def _executor(args: argparse.Namespace, pool: Pool, clock: Clock, store: SqliteS
     )
     print("gbasched: connecting to Ray ...", file=sys.stderr, flush=True)
     try:
+        namespace = namespace_of(store.identity)
         started = connect(
-            {node.id: node.accelerators for node in pool.nodes.values()}, num_cpus=args.ray_cpus
+            {node.id: node.accelerators for node in pool.nodes.values()},
+            num_cpus=args.ray_cpus,
+            namespace=namespace,
         )
     except RayUnavailable as exc:
         raise CommandError(f"Ray: {exc}", FAILED_STATUS) from None
     where = "a local Ray on 127.0.0.1" if started else "the Ray cluster at RAY_ADDRESS"
     print(
-        f"gbasched: jobs run on {where}; checkpoints in {checkpoints}", file=sys.stderr, flush=True
+        f"gbasched: jobs run on {where} (Ray namespace {namespace}); checkpoints in {checkpoints}",
+        file=sys.stderr,
+        flush=True,
     )
     return RayExecutor(clock, checkpoints, entrypoint_for=lambda job: job.entrypoint or default)
 

@@ -18,8 +18,10 @@ beside a training run; a detached supervisor actor owning rank *tasks* would get
 the next step if start latency matters.
 
 Names: group `gba/<job>/<attempt>`, rank actors `gba/<job>/<attempt>/<rank>/<world size>`, in the
-Ray namespace `gba`, both detached. A new `RayExecutor` connected to the same cluster finds them
-(`attach=True`) and lists those attempts as live; the `started` time it reports for them is the
+driver's Ray namespace (`gbasched serve`: one per database, `ray_cluster.namespace_of`, so that two
+databases' job ids, which both start at job-0, never meet on a shared cluster), both detached. A
+new `RayExecutor` connected to the same cluster in the same namespace finds them (`attach=True`)
+and lists those attempts as live; the `started` time it reports for them is the
 one the previous executor stamped on rank 0 (so `started_at` survives the restart).
 
 Events. Each call first collects (`_collect`): one `drain` call in flight per rank, gathered with
@@ -79,7 +81,6 @@ from scheduler.executor.base import (
 )
 from scheduler.executor.errors import AttemptConflict, ExecutorClosed
 from scheduler.executor.ray_cluster import (
-    NAMESPACE,
     alive_pool_nodes,
     node_resource,
     pool_node_of,
@@ -137,6 +138,7 @@ class RayExecutor(Executor):
         self._start_timeout_s = start_timeout_s
         self._collect_wait_s = collect_wait_s
         self._call_timeout_s = call_timeout_s
+        self._namespace: str = ray.get_runtime_context().namespace
         self._live: dict[str, _Live] = {}
         self._launched: dict[str, int] = {}
         self._outbox: list[ExecutorEvent] = []
@@ -192,7 +194,7 @@ class RayExecutor(Executor):
             ranks.append(
                 RemoteRank.options(
                     name=f"{name}/{rank}/{len(nodes)}",
-                    namespace=NAMESPACE,
+                    namespace=self._namespace,
                     lifetime="detached",
                     max_restarts=0,
                     num_cpus=0,
@@ -374,7 +376,7 @@ class RayExecutor(Executor):
 
     def _attach(self) -> None:
         """List the attempts a previous executor left running on this cluster as live."""
-        for (job_id, attempt), handles in _named_gangs().items():
+        for (job_id, attempt), handles in _named_gangs(self._namespace).items():
             group = None
             with contextlib.suppress(Exception):
                 group = get_placement_group(f"{_PREFIX}{job_id}/{attempt}")
@@ -389,12 +391,13 @@ class RayExecutor(Executor):
             self._launched[job_id] = max(self._launched.get(job_id, 0), attempt)
 
 
-def _named_gangs() -> dict[tuple[str, int], list[Any]]:
-    """(job id, attempt) -> its rank actors by rank (None where a rank's actor is missing)."""
+def _named_gangs(namespace: str) -> dict[tuple[str, int], list[Any]]:
+    """(job id, attempt) -> its rank actors in `namespace` by rank (None where a rank's actor is
+    missing)."""
     gangs: dict[tuple[str, int], list[Any]] = {}
     for entry in ray.util.list_named_actors(all_namespaces=True):
-        name, namespace = entry["name"], entry["namespace"]
-        if namespace != NAMESPACE or not name.startswith(_PREFIX):
+        name = entry["name"]
+        if entry["namespace"] != namespace or not name.startswith(_PREFIX):
             continue
         try:
             job_id, attempt, rank, world = name.removeprefix(_PREFIX).rsplit("/", 3)
@@ -403,7 +406,7 @@ def _named_gangs() -> dict[tuple[str, int], list[Any]]:
             continue
         slots = gangs.setdefault(key, [None] * size)
         with contextlib.suppress(ValueError, IndexError):
-            slots[index] = ray.get_actor(name, namespace=NAMESPACE)
+            slots[index] = ray.get_actor(name, namespace=namespace)
     return gangs
 
 

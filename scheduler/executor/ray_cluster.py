@@ -35,7 +35,13 @@ from ray._private import ray_constants
 
 RESOURCE_PREFIX = "gba_node:"
 NAMESPACE = "gba"
-"""The Ray namespace of the executor's named placement groups and actors."""
+"""The default Ray namespace of the executor's named placement groups and actors."""
+
+
+def namespace_of(store_identity: str) -> str:
+    """The Ray namespace of the coordinator of the database with this identity: the names of
+    its attempts (`gba/<job>/<attempt>`) are unique within one database only."""
+    return f"{NAMESPACE}-{store_identity}"
 
 
 def node_resource(node_id: str) -> str:
@@ -62,6 +68,7 @@ def connect(
     num_cpus: int = 2,
     object_store_mb: int = 100,
     timeout_s: float = 60.0,
+    namespace: str = NAMESPACE,
 ) -> bool:
     """Make this process a Ray driver; returns True when it started a local Ray itself.
 
@@ -91,7 +98,7 @@ def connect(
         _init_within(
             timeout_s,
             address=address,
-            namespace=NAMESPACE,
+            namespace=namespace,
             log_to_driver=False,
             configure_logging=False,
         )
@@ -107,7 +114,7 @@ def connect(
             num_cpus=num_cpus,
             resources={node_resource(n): float(a) for n, a in node_accelerators.items()},
             object_store_memory=object_store_mb * 1024 * 1024,
-            namespace=NAMESPACE,
+            namespace=namespace,
             _node_ip_address="127.0.0.1",
             include_dashboard=False,
             log_to_driver=False,

@@ -3,8 +3,8 @@
 Gangs land on the Ray nodes that are their pool nodes; a rank's exception fails the attempt with
 its text; a preempted sample training run resumes from its checkpoint to the same weights as an
 uninterrupted one; a lost node ends its attempts as node-lost; a pending group is reported by the
-watchdog; a new executor re-attaches what an earlier one launched; a separate coordinator
-process reaches the cluster through RAY_ADDRESS."""
+watchdog; a new executor re-attaches what an earlier one launched, and only what one of its own
+Ray namespace launched; a separate coordinator process reaches the cluster through RAY_ADDRESS."""
 
 from __future__ import annotations
 
@@ -261,3 +261,71 @@ def test_a_coordinator_connects_to_the_cluster_named_by_ray_address(
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["started", "progress", "progress", "progress", "finished"]
+
+
+_OTHER_NAMESPACE_DRIVER = """
+import sys, time
+from pathlib import Path
+from scheduler.domain.clock import SystemClock
+from scheduler.executor import ray_cluster
+from scheduler.executor.base import EventKind, StopReason
+from scheduler.executor.ray import RayExecutor
+from tests.builders import a_job
+from tests.integration.test_ray_executor import placed
+
+assert ray_cluster.connect({}, namespace=sys.argv[2]) is False
+def executor(attach):
+    return RayExecutor(
+        SystemClock(), Path(sys.argv[1]),
+        entrypoint_for=lambda job: "tests.ray_workloads:long_training", attach=attach,
+    )
+first = executor(False)
+job = a_job("elsewhere-0").build()
+first.launch(job, 1, placed(job, "sz-004"))
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    if any(e.kind is EventKind.STARTED for e in first.poll()):
+        break
+    time.sleep(0.1)
+first.close()  # the attempt runs on, detached
+print("started", flush=True)
+sys.stdin.readline()  # the other namespace's executor has looked
+again = executor(True)
+print("re-attached", sorted(again.attempts().items()), flush=True)
+again.stop("elsewhere-0", 1, StopReason.SHUTDOWN)
+again.close()
+"""
+
+
+def test_an_executor_re_attaches_nothing_another_namespace_launched(
+    ray_session: RaySession, tmp_path: Path, stop_all: list[RayExecutor]
+) -> None:
+    # Two databases' coordinators on one cluster: each its own namespace (`gbasched serve` uses
+    # `namespace_of(store identity)`), job ids that both start at job-0.
+    env = {
+        **os.environ,
+        "RAY_ADDRESS": ray_session.cluster.address,
+        "RAY_AUTH_MODE": "disabled",
+    }
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_NAMESPACE_DRIVER, str(tmp_path), "gba-other-database"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        if other.stdout.readline().strip() != "started":
+            raise AssertionError(other.communicate(timeout=60)[1][-2000:])
+        here = RayExecutor(SystemClock(), tmp_path)  # this session's namespace, attaching
+        stop_all.append(here)
+        assert "elsewhere-0" not in here.attempts()
+        out, err = other.communicate("looked\n", timeout=120)
+    finally:
+        if other.poll() is None:
+            other.kill()
+    assert other.returncode == 0, err[-2000:]
+    assert out.strip() == "re-attached [('elsewhere-0', 1)]"

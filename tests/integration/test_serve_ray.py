@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -109,4 +110,8 @@ def test_a_job_submitted_over_grpc_runs_on_ray_workers_and_shows_its_progress_an
             server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=120)
     assert server.returncode == 0, output
-    assert "jobs run on a local Ray on 127.0.0.1" in output, output
+    # Its attempts are named in a Ray namespace of this database's own (job ids start at job-0 in
+    # every database).
+    with sqlite3.connect(db) as stored:
+        [(identity,)] = stored.execute("SELECT id FROM store_identity").fetchall()
+    assert f"jobs run on a local Ray on 127.0.0.1 (Ray namespace gba-{identity})" in output, output
