@@ -480,13 +480,20 @@ class SchedulerClient:
         tenant: str = "",
         states: Iterable[JobState] = (),
         page_size: int = DEFAULT_PAGE_SIZE,
+        *,
+        newest_first: bool = False,
     ) -> Iterator[JobView]:
-        """Every matching job in submission order, fetched a page at a time as it is read."""
+        """Every matching job in submission order (newest first with `newest_first`), fetched a
+        page at a time as it is read."""
         wanted = [convert.job_state_number(state) for state in states]
         token = ""
         while True:
             request = pb.ListJobsRequest(
-                tenant=tenant, states=wanted, page_size=page_size, page_token=token
+                tenant=tenant,
+                states=wanted,
+                page_size=page_size,
+                page_token=token,
+                newest_first=newest_first,
             )
             reply: pb.ListJobsResponse = self._unary("ListJobs", request)
             for message in reply.jobs:

@@ -216,6 +216,7 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                     states=states,
                     after_id=request.page_token or None,
                     limit=size + 1,
+                    newest_first=request.newest_first,
                 )
             except UnknownJob:
                 raise InvalidField("page_token", "not a token this server gave out") from None

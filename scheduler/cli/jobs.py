@@ -23,6 +23,7 @@ from scheduler.cli.remote import (
     when,
     wire_int_type,
 )
+from scheduler.cli.text import counted
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import JobState
@@ -123,7 +124,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="STATE",
         help=f"only these states ({', '.join(s.value for s in JobState)})",
     )
-    listing.add_argument("--limit", type=int, default=None, metavar="N", help="at most N jobs")
+    listing.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="only the newest N jobs (default: all)"
+    )
     listing.add_argument("--json", action="store_true", help="print one JSON object")
     add_connection(listing)
     listing.set_defaults(handler=_jobs)
@@ -185,14 +188,25 @@ def _jobs(args: argparse.Namespace) -> int:
     limit: int | None = args.limit
     if limit is not None and limit < 1:
         raise InvalidField("--limit", "must be at least 1")
-    page_size = min(limit or MAX_PAGE // 10, MAX_PAGE)
     states = [JobState(s) for s in args.states]
+    more = False
     with connected(args) as client:
-        found = list(itertools.islice(client.jobs(args.tenant, states, page_size), limit))
+        if limit is None:  # all of them, oldest first
+            found = list(client.jobs(args.tenant, states, MAX_PAGE // 10))
+        else:  # the newest, fetched newest first; one more says whether older ones exist
+            page_size = min(limit + 1, MAX_PAGE)
+            newest = client.jobs(args.tenant, states, page_size, newest_first=True)
+            found = list(itertools.islice(newest, limit + 1))
+            more = len(found) > limit
+            found = found[:limit][::-1]
     if args.json:
-        print(json.dumps({"jobs": [job_json(j) for j in found]}, indent=2, ensure_ascii=False))
+        listed = {"jobs": [job_json(j) for j in found], "older_exist": more}
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
         return 0
-    table = Table(title=f"{len(found)} job{'' if len(found) == 1 else 's'}")
+    title = counted(len(found), "job")
+    if more:
+        title = f"the newest {title}; older ones exist (raise --limit)"
+    table = Table(title=title)
     for column in ("Job", "Tenant", "State", "Gang", "Attempt", "Submitted", "Reason"):
         table.add_column(column, no_wrap=column in ("Job", "State", "Submitted"))
     for job in found:

@@ -794,9 +794,16 @@ class Coordinator:
         states: Collection[JobState] | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[JobRecord]:
         with self._store_lock:
-            return self.store.jobs(tenant=tenant, states=states, after_id=after_id, limit=limit)
+            return self.store.jobs(
+                tenant=tenant,
+                states=states,
+                after_id=after_id,
+                limit=limit,
+                newest_first=newest_first,
+            )
 
     def events(
         self, after_seq: int = 0, *, job_id: str | None = None, limit: int = 1000

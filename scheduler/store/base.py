@@ -70,13 +70,16 @@ class Store(ABC):
         states: Collection[JobState] | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[JobRecord]:
-        """Up to `limit` jobs, filtered by tenant and states, in submission order.
+        """Up to `limit` jobs, filtered by tenant and states, in submission order (newest
+        first with `newest_first`).
 
         MUST order by submission (a stable order that never changes), so paging with
         `after_id` = the last id of the previous page visits every match exactly once even
-        while jobs are added or change state. MUST raise UnknownJob for an unknown `after_id`
-        and InvalidField for a limit below 1."""
+        while jobs are added or change state (newest first: every match there was when paging
+        began; later jobs are newer than the first page). MUST raise UnknownJob for an unknown
+        `after_id` and InvalidField for a limit below 1."""
 
     @abstractmethod
     def active_jobs(self) -> list[JobRecord]:

@@ -132,20 +132,25 @@ class MemoryStore(Store):
         states: Collection[JobState] | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[JobRecord]:
         self._open()
         check_limit(limit)
-        start = 0
+        order = self._order
+        after = None
         if after_id is not None:
             if after_id not in self._position:
                 raise UnknownJob(f"after_id: no job {after_id!r}")
-            start = self._position[after_id] + 1
+            after = self._position[after_id]
+        if newest_first:
+            end = len(order) if after is None else after
+            ids: Iterable[str] = (order[i] for i in range(end - 1, -1, -1))
+        else:
+            ids = itertools.islice(order, 0 if after is None else after + 1, None)
         wanted = None if states is None else frozenset(states)
         matches = (
             record
-            for record in (
-                self._jobs[job_id] for job_id in itertools.islice(self._order, start, None)
-            )
+            for record in (self._jobs[job_id] for job_id in ids)
             if (tenant is None or record.tenant == tenant)
             and (wanted is None or record.state in wanted)
         )

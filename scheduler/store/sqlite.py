@@ -236,12 +236,13 @@ class SqliteStore(Store):
         states: Collection[JobState] | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[JobRecord]:
         check_limit(limit)
         db = self._db()
         with self._errors("list jobs"):
-            clauses: list[str] = ["ord > ?"]
-            params: list[object] = [0]
+            clauses: list[str] = ["ord < ?" if newest_first else "ord > ?"]
+            params: list[object] = [(1 << 63) - 1 if newest_first else 0]
             if after_id is not None:
                 ord_ = self._one(db, "SELECT ord FROM jobs WHERE id = ?", (after_id,))
                 if ord_ is None:
@@ -258,7 +259,7 @@ class SqliteStore(Store):
                 params.extend(wanted)
             rows = db.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)}"
-                " ORDER BY ord LIMIT ?",
+                f" ORDER BY ord{' DESC' if newest_first else ''} LIMIT ?",
                 (*params, limit),
             )
             return [self._job_record(row) for row in rows]

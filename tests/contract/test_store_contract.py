@@ -473,6 +473,21 @@ def test_paging_visits_every_job_once_in_submission_order(store: Store) -> None:
     assert seen == [record.id for record in store.jobs(limit=1000)]
 
 
+def test_paging_newest_first_visits_every_job_there_was_once_newest_first(store: Store) -> None:
+    submitted(store, *(f"j{i:02d}" for i in range(10)))
+    seen: list[str] = []
+    page = store.jobs(limit=3, newest_first=True)
+    while page:
+        seen += [record.id for record in page]
+        store.commit(commit(T0 + 1, admitted(page[0].id, 1, on(("n", 1)))))
+        submitted(store, f"late-{len(seen)}")  # newer than the first page: not visited
+        page = store.jobs(after_id=seen[-1], limit=3, newest_first=True)
+    assert seen == [f"j{i:02d}" for i in reversed(range(10))]
+    newest = [record.id for record in store.jobs(limit=1000, newest_first=True)]
+    assert newest == [record.id for record in reversed(store.jobs(limit=1000))]
+    assert newest[:4] == ["late-10", "late-9", "late-6", "late-3"]
+
+
 def test_jobs_filter_by_tenant_and_state(store: Store) -> None:
     store.submit(
         [
@@ -489,9 +504,22 @@ def test_jobs_filter_by_tenant_and_state(store: Store) -> None:
     assert [r.id for r in store.jobs(states={JobState.ADMITTED})] == ["pcl-1", "hku-2"]
     assert [r.id for r in store.jobs(tenant="hku", states=[JobState.QUEUED])] == ["hku-0", "hku-1"]
     assert [r.id for r in store.jobs(tenant="pcl", after_id="pcl-0", limit=1)] == ["pcl-1"]
+    assert [r.id for r in store.jobs(tenant="hku", newest_first=True)] == [
+        "hku-2",
+        "hku-1",
+        "hku-0",
+    ]
+    assert [
+        r.id for r in store.jobs(tenant="pcl", after_id="pcl-2", limit=1, newest_first=True)
+    ] == ["pcl-1"]
+    assert [r.id for r in store.jobs(states={JobState.ADMITTED}, newest_first=True, limit=1)] == [
+        "hku-2"
+    ]
     assert store.jobs(states=()) == []
     with pytest.raises(UnknownJob, match="nobody"):
         store.jobs(after_id="nobody")
+    with pytest.raises(UnknownJob, match="nobody"):
+        store.jobs(after_id="nobody", newest_first=True)
 
 
 def test_active_jobs_are_those_not_finished(store: Store) -> None:

@@ -243,21 +243,24 @@ def test_unknown_jobs_are_not_found(api: Served) -> None:
 # ---------------------------------------------------------------------- listing and cancelling
 
 
-def test_pages_visit_every_job_once_in_submission_order(api: Served) -> None:
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_pages_visit_every_job_once_in_submission_order(api: Served, newest_first: bool) -> None:
     ids = [submit(api, key=f"p{i}").job_id for i in range(5)]
 
     seen: list[str] = []
     token = ""
     pages = 0
     while True:
-        page = api.scheduler.ListJobs(pb.ListJobsRequest(page_size=2, page_token=token))
+        page = api.scheduler.ListJobs(
+            pb.ListJobsRequest(page_size=2, page_token=token, newest_first=newest_first)
+        )
         seen += [job.id for job in page.jobs]
         pages += 1
         token = page.next_page_token
         if not token:
             break
 
-    assert seen == ids
+    assert seen == (ids[::-1] if newest_first else ids)
     assert pages == 3
 
 

@@ -125,7 +125,9 @@ def test_submit_passes_every_flag(capsys: Capture, api: Served) -> None:
     assert ASCEND in job["accepted_models"]
 
 
-def test_jobs_lists_in_order_filters_and_limits(capsys: Capture, api: Served, world: World) -> None:
+def test_jobs_lists_in_order_filters_and_limits_to_the_newest(
+    capsys: Capture, api: Served, world: World
+) -> None:
     ids = [submitted(capsys, api, "--key", f"j{i}") for i in range(3)]
     world.run()
     world.run(1)
@@ -133,17 +135,27 @@ def test_jobs_lists_in_order_filters_and_limits(capsys: Capture, api: Served, wo
     listed = ok_json(capsys, api, "jobs")["jobs"]
     running = ok_json(capsys, api, "jobs", "--state", "running")["jobs"]
     waiting = ok_json(capsys, api, "jobs", "--state", "queued", "admitted")["jobs"]
-    limited = ok_json(capsys, api, "jobs", "--limit", "2")["jobs"]
+    limited = ok_json(capsys, api, "jobs", "--limit", "2")
+    everything = ok_json(capsys, api, "jobs", "--limit", "3")
+    newest_waiting = ok_json(capsys, api, "jobs", "--state", "queued", "--limit", "1")["jobs"]
     status, table, _ = run(capsys, api, "jobs")
+    _, newest_table, _ = run(capsys, api, "jobs", "--limit", "2")
 
     assert [j["id"] for j in listed] == ids
     assert [j["id"] for j in running] == ids[:1]
     assert [j["id"] for j in waiting] == ids[1:]
-    assert [j["id"] for j in limited] == ids[:2]
+    # --limit: the newest, still listed oldest first; whether older ones exist is said
+    assert [j["id"] for j in limited["jobs"]] == ids[1:]
+    assert limited["older_exist"] is True
+    assert [j["id"] for j in everything["jobs"]] == ids
+    assert everything["older_exist"] is False
+    assert [j["id"] for j in newest_waiting] == ids[2:]
     assert status == 0
     assert "3 jobs" in table
     for job_id in ids:
         assert job_id in table
+    assert "the newest 2 jobs; older ones exist" in newest_table
+    assert ids[0] not in newest_table
 
 
 def test_an_operator_lists_another_tenants_jobs(capsys: Capture, api: Served) -> None:
