@@ -46,8 +46,7 @@ live attempts, not the ones that ended before it started: relaunching one of tho
 again); actors killed a moment before a re-attach may still be listed by Ray and are then
 re-attached and reported failed ("worker died"); a group left RESCHEDULING after a node loss is
 cleared only through its actors' deaths; attempts whose coordinator never comes back are never
-cleaned up (they are detached); the issue's benchmark (`benchmarks.ray_launch`), the KubeRay
-manifests and the wiring into `gbasched serve` are not written.
+cleaned up (they are detached).
 """
 
 from __future__ import annotations
