@@ -30,6 +30,9 @@ class StopReason(enum.StrEnum):
     PREEMPTED = "preempted"
     WALLTIME = "walltime"
     NODE_DRAINED = "node-drained"
+    # The cross-border approval the attempt was placed by ended (expired, or was replaced by
+    # one that no longer allows the zone): its data may no longer be processed there.
+    APPROVAL_ENDED = "approval-ended"
     # Recovery found an attempt running that the store does not hold as running.
     ORPHANED = "orphaned"
     SHUTDOWN = "shutdown"

@@ -3,7 +3,7 @@
     submit ─► validate ─► group commit (durable) ─► acknowledge ─► inbox
     tick:  1. take the inbox into the cluster state
            2. poll the executor; its reports move jobs and settle the ledger ─► commit ─► act
-           3. stop what outran its walltime
+           3. stop what outran its walltime, and what runs abroad on an approval that ended
            4. snapshot ─► run_cycle ─► reserve funds ─► commit (one transaction) ─► act
     act:   stop victims and cancelled attempts, launch admitted ones: only after the commit,
            so a crash in between leaves the store ahead of the executor, which recovery repairs
@@ -91,12 +91,14 @@ from scheduler.service.writes import Launch, Stop, Writes
 from scheduler.store.base import Store
 from scheduler.store.errors import UnknownJob, UnknownNode
 from scheduler.store.records import (
+    CROSS_BORDER_STOP,
     SCHEDULER,
     AuditRecord,
     Commit,
     Event,
     FairShareUsage,
     JobRecord,
+    NewAudit,
     SubmitOutcome,
 )
 
@@ -272,6 +274,8 @@ class Coordinator:
         self._new_jobs: list[Job] = []  # and those jobs
         self._run_shapes: frozenset[Shape] = frozenset()  # see `_known_result`
         self._expiries: tuple[Pool | None, list[int]] = (None, [])
+        # See `_stop_outside_approvals`; long ago: the first tick looks at recovered attempts.
+        self._zones_checked_at = -(1 << 62)
         self._draining: tuple[Pool | None, list[str]] = (None, [])  # see `_down_drained`
         self._last_quiet = False  # the last cycle admitted and preempted nothing
         self._last_cycle = -1 << 62  # clock seconds of the last cycle
@@ -706,9 +710,15 @@ class Coordinator:
             old = self.pool.approvals.get(approval.id)
             pool = with_approval(self.pool, approval)
             if old != approval:
+                now = self.clock.now()
                 with self._store_lock:
-                    self.store.put_approvals([approval], self.clock.now(), actor)
+                    self.store.put_approvals([approval], now, actor)
                 self._adopt(pool)
+                writes = Writes(now)
+                self._take_reports(writes)  # attempts that ended meanwhile are not stopped
+                self._stop_outside_approvals(writes)
+                self._commit(writes)
+                self._act(writes)
             return approval, old is None
 
     def put_program(self, program: Program, actor: str) -> tuple[Program, bool]:
@@ -935,6 +945,9 @@ class Coordinator:
             record = self.records.get(job_id)
             if record is not None and (record.attempt, record.state) == (attempt, RUNNING):
                 writes.stops.append(Stop(job_id, attempt, StopReason.WALLTIME))
+        # ... and attempts abroad whose approval ended since the last tick
+        if self._expiry(self._zones_checked_at) <= now:
+            self._stop_outside_approvals(writes)
         self._commit(writes)
         self._act(writes)
         self._down_drained(now)
@@ -1043,6 +1056,39 @@ class Coordinator:
             rejected={},
             considered=len(self.state.pending),
         )
+
+    def _stop_outside_approvals(self, writes: Writes) -> None:
+        """Stop every attempt placed abroad by an approval that no longer allows it (expired,
+        or replaced by one of another tenant, origin or destination): a job's data may be
+        processed only in its own zone or where an active approval of its tenant allows. The
+        job is queued again, not failed; its next placement follows the approvals then."""
+        now = writes.at
+        self._zones_checked_at = now
+        approvals = self.pool.approvals
+        for record in self.records.values():
+            placement = record.placement
+            if placement is None or placement.approval is None or record.state not in HOLDING:
+                continue
+            approval = approvals.get(placement.approval)
+            if not (
+                approval is not None
+                and approval.active(now)
+                and approval.tenant == record.tenant
+                and approval.from_zone is record.job.data_origin
+                and approval.to_zone is placement.zone
+            ):
+                writes.stops.append(Stop(record.id, record.attempt, StopReason.APPROVAL_ENDED))
+                details: dict[str, object] = {
+                    "tenant": record.tenant,
+                    "attempt": record.attempt,
+                    "approval": placement.approval,
+                    "from_zone": record.job.data_origin.value,
+                    "to_zone": placement.zone.value,
+                    "why": "expired"
+                    if approval is not None and not approval.active(now)
+                    else "no longer allows the zone",
+                }
+                writes.audits.append(NewAudit(SCHEDULER, CROSS_BORDER_STOP, record.id, details))
 
     def _expiry(self, after: int) -> int:
         """The first expiry of an approval of the pool later than `after` (a far future if
@@ -1229,13 +1275,14 @@ class Coordinator:
                     record, writes, PREEMPTED_REQUEUE, record.reason or "preempted", at=event.at
                 )
             else:
-                self._requeue(
-                    record,
-                    writes,
-                    STOPPED,
-                    f"attempt {event.attempt} stopped ({event.reason})",
-                    at=event.at,
-                )
+                why = f"attempt {event.attempt} stopped ({event.reason})"
+                if event.reason is StopReason.APPROVAL_ENDED and record.placement is not None:
+                    why = (
+                        f"attempt {event.attempt} stopped: approval {record.placement.approval}"
+                        f" no longer allows its data ({record.job.data_origin}) in"
+                        f" {record.placement.zone}"
+                    )
+                self._requeue(record, writes, STOPPED, why, at=event.at)
 
     def _started(self, record: JobRecord, writes: Writes, at: int) -> None:
         """The attempt runs since `at`: billed from then, stopped at `at` + walltime."""

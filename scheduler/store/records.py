@@ -29,6 +29,7 @@ TENANT_PUT = "tenant.put"
 PROGRAM_PUT = "program.put"
 APPROVAL_PUT = "approval.put"
 CROSS_BORDER_PLACEMENT = "placement.cross-border"
+CROSS_BORDER_STOP = "placement.approval-ended"
 
 
 @quick_init

@@ -202,7 +202,9 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PutApproval(self, request, context):
-        """Add or replace a cross-border approval (audited as `approval.put`).
+        """Add or replace a cross-border approval (audited as `approval.put`). Attempts running abroad
+        by an approval that no longer allows them (an earlier expiry, another zone) are stopped and
+        their jobs queued again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
