@@ -107,6 +107,7 @@ class Served:
         rate_limit: RateLimit | None = None,
         workers: int = 64,
         metrics: GrpcMetrics | None = None,
+        address: str = "127.0.0.1:0",
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
@@ -114,7 +115,7 @@ class Served:
         started = asyncio.run_coroutine_threadsafe(
             Server.start(
                 coordinator,
-                "127.0.0.1:0",
+                address,
                 tokens,
                 workers=workers,
                 tls=tls,

@@ -46,10 +46,17 @@ class Server:
     Admin call is counted and timed (`GrpcMetrics`). `blocking` is the thread pool the calls'
     blocking work runs on (`workers` threads)."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, blocking: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        blocking: ThreadPoolExecutor,
+        scheduler: SchedulerServicer,
+    ) -> None:
         self.server = server
         self.port = port
         self.blocking = blocking
+        self._scheduler = scheduler
 
     @classmethod
     async def start(
@@ -75,7 +82,7 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        scheduler = SchedulerServicer(coordinator, blocking, tokens, rate_limit)
+        servicer = scheduler = SchedulerServicer(coordinator, blocking, tokens, rate_limit)
         admin = AdminServicer(coordinator, blocking, tokens)
         if metrics is not None:
             scheduler = metrics.instrument(scheduler, SCHEDULER_DESCRIPTOR)
@@ -103,8 +110,12 @@ class Server:
         await server.start()
         for name in ("", SCHEDULER_SERVICE, ADMIN_SERVICE):
             await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
-        return cls(server, port, blocking)
+        return cls(server, port, blocking, servicer)
 
     async def stop(self, grace_s: float = 5.0) -> None:
+        """Refuse new calls, end the watches (they never end by themselves: each would hold the
+        stop for the whole grace period; their callers resume where they were), give the other
+        calls `grace_s` to finish."""
+        self._scheduler.closing = True
         await self.server.stop(grace_s)
         self.blocking.shutdown(wait=True)

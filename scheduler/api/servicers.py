@@ -136,6 +136,9 @@ class Calls:
 
 
 class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
+    closing = False
+    """Set by `Server.stop`: watches end (UNAVAILABLE, saying where to resume)."""
+
     async def SubmitJob(
         self, request: scheduler_pb2.SubmitJobRequest, context: Context
     ) -> scheduler_pb2.SubmitJobResponse:
@@ -277,6 +280,11 @@ class SchedulerServicer(Calls, scheduler_pb2_grpc.SchedulerServicer):
                 if self._coordinator.stopped is not None:
                     await context.abort(
                         grpc.StatusCode.UNAVAILABLE, "the coordinator stopped; resume elsewhere"
+                    )
+                if self.closing:
+                    await context.abort(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"the server is shutting down; resume after seq {after}",
                     )
                 # Ended a moment before the deadline: once it has passed, gRPC may have closed
                 # the call before this handler sends the status, and the send then fails with

@@ -6,6 +6,7 @@ operator unless a test says otherwise; who may do what is in test_api_auth.py.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
@@ -430,6 +431,34 @@ def test_watch_filters_by_tenant_and_job_set(api: Served, world: World) -> None:
     assert [e.seq for e in of_t2] == [e.seq for e in world.store.events() if e.tenant == "t2"]
     assert {e.job_id for e in of_set} == set(in_set)
     assert [e.kind for e in of_set].count("submitted") == 2
+
+
+def test_a_server_stopping_ends_its_watches_at_once_saying_where_to_resume(
+    api: Served, world: World
+) -> None:
+    job = submit(api, key="w").job_id
+    seen: list[pb.JobEvent] = []
+    ended: list[grpc.RpcError] = []
+
+    def follow() -> None:
+        try:
+            seen.extend(api.scheduler.WatchEvents(pb.WatchEventsRequest(job_id=job), timeout=60))
+        except grpc.RpcError as exc:
+            ended.append(exc)
+
+    watcher = threading.Thread(target=follow)
+    watcher.start()
+    while not seen:  # caught up: the watch waits for new events
+        watcher.join(0.05)
+    # A graceful stop: calls get 30 s to end. A watch never ends by itself, so it is told to.
+    stopping = asyncio.run_coroutine_threadsafe(api.server.stop(30), api.loop)
+    watcher.join(10)
+    stopping.result(10)
+
+    [error] = ended
+    assert isinstance(error, grpc.Call)
+    assert error.code() is grpc.StatusCode.UNAVAILABLE
+    assert error.details() == f"the server is shutting down; resume after seq {seen[-1].seq}"
 
 
 def test_a_negative_resume_point_is_refused(api: Served) -> None:

@@ -6,6 +6,8 @@ and tables, the token from --token or $GBASCHED_TOKEN, and refusals as one line
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from scheduler.cli.main import main
+from scheduler.cli.watch import REACHED_S
 from tests.api_builders import (
     OPERATOR_TOKEN,
     Served,
@@ -378,3 +381,49 @@ def test_a_bad_address_is_refused_naming_where_it_was_set(
     assert status == 2
     err = capsys.readouterr().err
     assert err == f"gbasched: error: {named}: must be host:port, got 'garbage'\n"
+
+
+def test_watch_reconnects_when_the_server_restarts_and_misses_nothing(
+    capsys: Capture, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GBASCHED_TOKEN", tenant_token("t1"))
+    address = f"127.0.0.1:{free_port()}"
+    tokens = a_token_book("t1", "t2")
+    served = Served(world.coordinator, tokens, address=address)
+    first = world.submit("t1")
+    statuses: list[int] = []
+    watch = ["watch", "--address", address, "--count", "4", "--json"]
+    watcher = threading.Thread(target=lambda: statuses.append(main(watch)))
+    try:
+        watcher.start()
+        time.sleep(REACHED_S + 0.5)  # the watch is open, the first event shown
+        served.close()  # the server goes away
+        second = world.submit("t1")  # stored while nobody serves
+        time.sleep(0.5)
+        served = Served(world.coordinator, tokens, address=address)  # back on the same port
+        world.run()  # the first admitted (the pool holds one job at a time)
+        world.run(1)  # and started
+        watcher.join(30)
+    finally:
+        served.close()
+    out, err = capsys.readouterr()
+
+    assert statuses == [0], err
+    shown = [json.loads(line) for line in out.splitlines()]
+    stored = world.store.events()[:4]
+    assert [(e["seq"], e["kind"], e["job_id"]) for e in shown] == [
+        (e.seq, e.kind, e.job_id) for e in stored
+    ]
+    assert {e["job_id"] for e in shown} == {first, second}
+    assert "the server went away" in err and "reconnecting after seq 1" in err
+    assert "reconnected at seq 1" in err
+
+
+def test_watch_of_a_server_never_reached_is_an_error_at_once(capsys: Capture) -> None:
+    started = time.monotonic()
+    status = main(["watch", "--address", f"127.0.0.1:{free_port()}", "--token", "t"])
+    _, err = capsys.readouterr()
+
+    assert status == 1
+    assert "UNAVAILABLE" in err and "is `gbasched serve` running" in err
+    assert time.monotonic() - started < 30

@@ -117,8 +117,8 @@ class SchedulerServicer:
     def WatchEvents(self, request, context):
         """The event log from `after_seq` on, then new events as they happen, until the caller hangs
         up or its deadline comes (DEADLINE_EXCEEDED, sent up to 50 ms before the deadline, while the
-        call is still open). Resume after a disconnect with the last `JobEvent.seq` seen: nothing is
-        missed or repeated.
+        call is still open), or the server stops (UNAVAILABLE, naming the seq to resume after).
+        Resume after a disconnect with the last `JobEvent.seq` seen: nothing is missed or repeated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
