@@ -25,6 +25,7 @@ from scheduler.cli import (
     watch,
 )
 from scheduler.cli.errors import CommandError, UsageError
+from scheduler.cli.remote import connection_defaults
 from scheduler.domain.errors import DomainError
 
 PROG = "gbasched"
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), USAGE_STATUS)
     except SystemExit as exc:  # --help and friends print, then exit with status 0
         return exc.code if isinstance(exc.code, int) else 0
+    connection_defaults(args)
     try:
         status: int = args.handler(args)
     except DomainError as exc:

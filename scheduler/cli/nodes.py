@@ -54,6 +54,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "`up` and `down` change a node's state and print it before and after; `remove` takes a "
         "node that holds no work out of the pool for good.",
     )
+    add_connection(node)  # also before the action: `gbasched node --address A list`
     actions = node.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listing = actions.add_parser("list", help="the pool's nodes, filtered")

@@ -16,7 +16,7 @@ import argparse
 
 from scheduler.cli.money import program_rows
 from scheduler.cli.puts import add_file_command, print_puts
-from scheduler.cli.remote import connected
+from scheduler.cli.remote import add_connection, connected
 from scheduler.config.programs_toml import load_program_definitions
 
 
@@ -28,6 +28,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "token). `put --file FILE` adds or replaces each program of FILE's [programs.<id>] "
         "tables (the programs file's format). `gbasched programs --address …` lists them.",
     )
+    add_connection(program)  # also before the action
     actions = program.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_file_command(
         actions,

@@ -48,10 +48,18 @@ def wire_int_type(bits: int) -> Callable[[str], int]:
     return parse
 
 
+CONNECTION = ("address", "tls_ca", "token")
+"""What `add_connection` adds (None when not given: `connection_defaults`)."""
+
+
 def add_connection(parser: argparse.ArgumentParser) -> None:
+    """`--address`, `--tls-ca`, `--token`. Added to a command group (`node`) as well as to its
+    actions, they may stand before the action too (`gbasched node --address A list`); they
+    default to nothing here, so that an action's defaults do not undo what the group read,
+    and `connection_defaults` sets what was not given to None once the line is parsed."""
     parser.add_argument(
         "--address",
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="HOST:PORT",
         help=f"the server (loopback only without --tls-ca; default: ${ADDRESS_ENV}, else "
         f"{DEFAULT_ADDRESS})",
@@ -59,15 +67,22 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tls-ca",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="FILE",
         help="PEM certificate(s) to trust: talk TLS to the server (any address)",
     )
     parser.add_argument(
         "--token",
-        default=None,
+        default=argparse.SUPPRESS,
         help=f"API bearer token (default: the environment variable {TOKEN_ENV})",
     )
+
+
+def connection_defaults(args: argparse.Namespace) -> None:
+    """None for each connection flag the command line did not give (see `add_connection`)."""
+    for name in CONNECTION:
+        if not hasattr(args, name):
+            setattr(args, name, None)
 
 
 def add_remote_switch(parser: argparse.ArgumentParser, *local: str) -> None:

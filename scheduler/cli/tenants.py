@@ -38,6 +38,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "[tenants.<id>.quotas.<model>] with nominal, borrowing_limit, lending_limit). "
         "`gbasched quotas` lists them.",
     )
+    add_connection(tenant)  # also before the action
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_file_command(
         actions,
@@ -59,6 +60,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "pool's tenants first; each in its own call, in the file's order; a refusal stops "
         "there.",
     )
+    add_connection(approval)  # also before the action
     approval_actions = approval.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_file_command(
         approval_actions,

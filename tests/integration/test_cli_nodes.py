@@ -82,6 +82,21 @@ def test_list_shows_every_node_and_filters_by_state_and_city(capsys: Capture, ap
     assert "│ up " in row and "8 x" in row
 
 
+def test_the_connection_flags_may_stand_before_the_action_too(capsys: Capture, api: Served) -> None:
+    before = ["node", "--address", api.address, "--token", OPERATOR_TOKEN, "list", "--json"]
+    assert main(before) == 0
+    listed = json.loads(capsys.readouterr().out)["nodes"]
+    # Given on both sides, the action's own flags are the ones used.
+    both = ["node", "--token", "not-a-token", "list", "--token", OPERATOR_TOKEN, "--json"]
+    assert main([*both, "--address", api.address]) == 0
+    again = json.loads(capsys.readouterr().out)["nodes"]
+    wrong = ["node", "--address", api.address, "--token", "not-a-token", "list"]
+    refused, (_, err) = main(wrong), capsys.readouterr()
+
+    assert [n["id"] for n in listed] == [n["id"] for n in again] == sorted([SZ_1, SZ_2, HK_1])
+    assert refused == 1 and "UNAUTHENTICATED" in err
+
+
 def test_cordon_and_up_print_the_change_and_the_server_holds_and_audits_it(
     capsys: Capture, api: Served, world: World
 ) -> None:
