@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.api.client import PoolView
 from scheduler.cli.capacity_view import render_capacity
 from scheduler.cli.money import print_money, program_rows_json, report_rows_json
 from scheduler.cli.remote import add_connection, connected
+from scheduler.cli.text import stdout_console
 from scheduler.domain.tenants import FlavorQuota, Tenant, TenantFlag
 
 PAGE_SIZE = 1000
@@ -82,7 +81,7 @@ def _quotas(args: argparse.Namespace) -> int:
             ", ".join(_flag_names(t.flags)) or "-",
             _quota_text(t.quotas),
         )
-    Console(file=sys.stdout).print(table)
+    stdout_console().print(table)
     return 0
 
 
@@ -153,7 +152,7 @@ def _usage(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"as_of_posting": report.as_of_posting, **money}, indent=2))
         return 0
-    console = Console(file=sys.stdout)
+    console = stdout_console()
     print_money(console, money)
     console.print(f"As of ledger posting {report.as_of_posting}.")
     return 0
@@ -178,7 +177,7 @@ def show_pool(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    console = Console(file=sys.stdout)
+    console = stdout_console()
     console.print(_pool_table(pool))
     render_capacity(report, console)
     return 0

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from scheduler.cli.money import money_reports, print_money, write_evidence
 from scheduler.cli.paths import default_pool_path
+from scheduler.cli.text import stdout_console
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.errors import InvalidField
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     capacity = sum(n.accelerators for n in pool.nodes.values())
-    console = Console()
+    console = stdout_console()
     rows = []
     now = start
     rejected: dict[str, str] = {}

@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.api.client import JobSpec, JobView
@@ -23,7 +21,7 @@ from scheduler.cli.remote import (
     when,
     wire_int_type,
 )
-from scheduler.cli.text import counted
+from scheduler.cli.text import counted, stdout_console
 from scheduler.domain.errors import InvalidField
 from scheduler.domain.geography import Jurisdiction
 from scheduler.domain.jobs import JobState
@@ -219,7 +217,7 @@ def _jobs(args: argparse.Namespace) -> int:
             when(job.submitted_at),
             job.reason_code,
         )
-    Console(file=sys.stdout).print(table)
+    stdout_console().print(table)
     return 0
 
 
@@ -268,7 +266,7 @@ def _show(job: JobView, as_json: bool) -> None:
     ]
     for label, value in rows:
         table.add_row(label, value)
-    Console(file=sys.stdout).print(table)
+    stdout_console().print(table)
 
 
 def _subsidy(job: JobView) -> str:

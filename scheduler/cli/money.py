@@ -16,6 +16,7 @@ from rich.table import Table
 from scheduler.cli.files import write_atomically
 from scheduler.cli.paths import default_pool_path
 from scheduler.cli.remote import add_remote_switch, connected, wants_server
+from scheduler.cli.text import stdout_console
 from scheduler.config.pool_toml import load_pool
 from scheduler.config.programs_toml import load_programs
 from scheduler.domain.geography import Currency
@@ -249,7 +250,7 @@ def show_programs(programs: list[Program], as_json: bool) -> None:
             eligible or "anyone",
             p.stacking_group or "",
         )
-    Console().print(table)
+    stdout_console().print(table)
 
 
 def _rate(domestic_bp: int, other_bp: int) -> str:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli.puts import add_file_command, print_puts
 from scheduler.cli.remote import add_connection, connected, money_json
-from scheduler.cli.text import counted
+from scheduler.cli.text import counted, stdout_console
 from scheduler.config.pool_toml import load_nodes
 from scheduler.domain.geography import City, parse_enum
 from scheduler.domain.nodes import Node, NodeState
@@ -130,7 +128,7 @@ def _list(args: argparse.Namespace) -> int:
         table.add_column(column)
     for n in nodes:
         table.add_row(n.id, n.state.value, f"{n.accelerators} x {n.model}", n.city.value, n.owner)
-    Console(file=sys.stdout).print(table)
+    stdout_console().print(table)
     return 0
 
 

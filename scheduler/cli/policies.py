@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.text import stdout_console
 from scheduler.policy.registry import DEFAULT_PLACEMENT, DEFAULT_QUEUE, describe_policies
 
 
@@ -32,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
     for kind, name, summary in rows:
         default = name in (DEFAULT_QUEUE, DEFAULT_PLACEMENT)
         table.add_row(kind, name + (" (default)" if default else ""), summary)
-    Console().print(table)
+    stdout_console().print(table)
     return 0

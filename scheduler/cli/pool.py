@@ -8,15 +8,13 @@ import sys
 import tomllib
 from pathlib import Path
 
-from rich.console import Console
-
 from scheduler.cli.admin_views import show_pool
 from scheduler.cli.capacity_view import render_capacity
 from scheduler.cli.files import write_atomically
 from scheduler.cli.kuberay import DEFAULT_IMAGE, kuberay_manifest
 from scheduler.cli.paths import SAMPLE_POOL, default_pool_path
 from scheduler.cli.remote import add_remote_switch, wants_server
-from scheduler.cli.text import counted
+from scheduler.cli.text import counted, stdout_console
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.domain.capacity import capacity_report
@@ -86,7 +84,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
-        render_capacity(report, Console(file=sys.stdout))
+        render_capacity(report, stdout_console())
     return 0
 
 

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from scheduler.cli.errors import CommandError
 from scheduler.cli.replay_progress import DEFAULT_INTERVAL_S, TERMINAL_INTERVAL_S, ReplayProgress
+from scheduler.cli.text import stdout_console
 from scheduler.config.generate import generate_pool_toml
 from scheduler.config.pool_toml import load_pool, parse_pool
 from scheduler.config.programs_toml import load_programs
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        _print(Console(), out)
+        _print(stdout_console(), out)
     if args.plot_dir is not None:
         _plots([curves(result)], args, [out])
     return 0
@@ -245,7 +246,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
     else:
-        _print_side_by_side(Console(), rows)
+        _print_side_by_side(stdout_console(), rows)
     if args.plot_dir is not None:
         _plots(drawn, args, rows)
     return 0
@@ -394,7 +395,7 @@ def _plots(
         raise CommandError(f"--plot-dir: cannot write the plots: {exc}", status=1) from None
     if not args.json:
         names = ", ".join(p.name for p in written)
-        Console().print(f"Plots in {args.plot_dir}: {names}")
+        stdout_console().print(f"Plots in {args.plot_dir}: {names}")
 
 
 def _load_factor(text: str | None) -> Fraction | None:

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.cli.admin_views import PAGE_SIZE, tenant_json
 from scheduler.cli.puts import add_file_command, print_puts
 from scheduler.cli.remote import add_connection, connected, when
-from scheduler.cli.text import counted
+from scheduler.cli.text import counted, stdout_console
 from scheduler.config.pool_toml import load_approvals, load_tenants
 from scheduler.domain.residency import Approval
 
@@ -128,7 +126,7 @@ def _list_approvals(args: argparse.Namespace) -> int:
         table.add_column(column, no_wrap=column == "Approval")
     for a in approvals:
         table.add_row(a.id, a.tenant, a.from_zone.value, a.to_zone.value, when(a.expires_at))
-    Console(file=sys.stdout).print(table)
+    stdout_console().print(table)
     return 0
 
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -51,12 +50,13 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from scheduler.cli.errors import CommandError
+from scheduler.cli.text import stdout_console
 from scheduler.domain.capacity import GUANGDONG_TARGETS
 from scheduler.domain.errors import InvalidField
 
@@ -690,7 +690,7 @@ def _once(url: str, interval: float, top: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"url": url, **view.to_json()}, indent=2, ensure_ascii=False))
     else:
-        Console(file=sys.stdout).print(render(view, url))
+        stdout_console().print(render(view, url))
     return 0
 
 
