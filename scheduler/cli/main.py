@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import NoReturn
 
+from scheduler import __version__
 from scheduler.cli import (
     admin_views,
     cycle,
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Scheduler for the Greater Bay Area shared AI-compute pool.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(commands)
