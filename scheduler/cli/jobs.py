@@ -12,7 +12,7 @@ import json
 
 from rich.table import Table
 
-from scheduler.api.client import JobSpec, JobView
+from scheduler.api.client import ApiError, JobSpec, JobView
 from scheduler.cli.remote import (
     add_connection,
     amounts,
@@ -172,7 +172,10 @@ def _submit(args: argparse.Namespace) -> int:
         programs=tuple(args.programs),
     )
     with connected(args) as client:
-        result = client.submit(spec, tenant=args.tenant, client_key=args.key)
+        try:
+            result = client.submit(spec, tenant=args.tenant, client_key=args.key)
+        except ApiError as exc:
+            raise flagged(exc) from None
     if args.json:
         print(json.dumps({"job_id": result.job_id, "created": result.created}))
     elif result.created:
@@ -180,6 +183,34 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         print(f"{result.job_id} (already submitted with key {args.key!r}; nothing changed)")
     return 0
+
+
+# The submission's fields on the wire by the flag that sets each: the server's refusals name the
+# former, the person at the terminal typed the latter.
+SUBMIT_FLAGS = {
+    "spec.workers": "--workers",
+    "spec.per_worker": "--per-worker",
+    "spec.models": "--model",
+    "spec.min_tflops_fp16": "--min-tflops",
+    "spec.walltime_s": "--walltime",
+    "spec.data_origin": "--origin",
+    "spec.priority_class": "--priority",
+    "spec.checkpoint_interval_s": "--checkpoint-interval",
+    "spec.entrypoint": "--entrypoint",
+    "spec.programs": "--program",
+    "tenant": "--tenant",
+    "client_key": "--key",
+}
+
+
+def flagged(exc: ApiError) -> ApiError:
+    """`exc` naming the submit flag instead of the wire field its details start with (an
+    element's index dropped: the message names the value), or `exc` itself."""
+    field, colon, rest = exc.details.partition(": ")
+    flag = SUBMIT_FLAGS.get(field.split("[", 1)[0])
+    if not colon or flag is None:
+        return exc
+    return ApiError(exc.code, f"{flag}: {rest}")
 
 
 def _jobs(args: argparse.Namespace) -> int:

@@ -220,14 +220,28 @@ def test_an_unknown_job_is_one_line_and_status_1(capsys: Capture, api: Served) -
         assert len(err.splitlines()) == 1
 
 
-def test_a_bad_submission_names_the_field(capsys: Capture, api: Served) -> None:
-    status, _, err = run(
-        capsys, api, "submit", "--workers", "1", "--per-worker", "8", "--model", "tpu-v5",
-        "--walltime", "3600",
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"--model": "tpu-v5"}, "--model: "),
+        ({"--priority": "gold"}, "--priority: unknown class 'gold'"),
+        ({"--program": "nope"}, "--program: no subsidy program 'nope'"),
+        ({"--per-worker": "0"}, "--per-worker: "),
+        ({"--checkpoint-interval": "-1"}, "--checkpoint-interval: must not be negative"),
+        ({"--tenant": "t2"}, "--tenant: "),
+    ],
+)
+def test_a_bad_submission_names_the_flag(
+    capsys: Capture, api: Served, world: World, change: dict[str, str], named: str
+) -> None:
+    argv = {"--workers": "1", "--per-worker": "8", "--model": ASCEND, "--walltime": "3600"}
+    argv.update(change)
+    status, _, err = run(capsys, api, "submit", *(x for kv in argv.items() for x in kv))
 
     assert status == 1
-    assert err.startswith("gbasched: error: INVALID_ARGUMENT: spec.models[0]: ")
+    assert err.startswith("gbasched: error: "), err
+    assert named in err, err
+    assert world.store.jobs() == []
 
 
 @pytest.mark.parametrize(
