@@ -17,7 +17,7 @@ from typing import Any
 from rich.table import Table
 
 from scheduler.cli.puts import add_file_command, print_puts
-from scheduler.cli.remote import add_connection, connected, money_json
+from scheduler.cli.remote import add_connection, add_server_group, connected, money_json
 from scheduler.cli.text import counted, stdout_console
 from scheduler.config.pool_toml import load_nodes
 from scheduler.domain.geography import City, parse_enum
@@ -43,17 +43,16 @@ STATE_COMMANDS: dict[str, tuple[NodeState, str]] = {
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    node = commands.add_parser(
+    actions = add_server_group(
+        commands,
         "node",
-        help="list, register, cordon, drain, bring up, take down or remove nodes of a running "
+        help_="list, register, cordon, drain, bring up, take down or remove nodes of a running "
         "server (operators)",
         description="The nodes of a running server (Admin service; needs an operator's token). "
         "`list` shows them; `register` adds or redescribes them from a file; `cordon`, `drain`, "
         "`up` and `down` change a node's state and print it before and after; `remove` takes a "
         "node that holds no work out of the pool for good.",
     )
-    add_connection(node)  # also before the action: `gbasched node --address A list`
-    actions = node.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listing = actions.add_parser("list", help="the pool's nodes, filtered")
     listing.add_argument("--owner", default="", help="only this owner's nodes")

@@ -16,20 +16,19 @@ import argparse
 
 from scheduler.cli.money import program_rows
 from scheduler.cli.puts import add_file_command, print_puts
-from scheduler.cli.remote import add_connection, connected
+from scheduler.cli.remote import add_server_group, connected
 from scheduler.config.programs_toml import load_program_definitions
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    program = commands.add_parser(
+    actions = add_server_group(
+        commands,
         "program",
-        help="add or replace subsidy programs on a running server (operators)",
+        help_="add or replace subsidy programs on a running server (operators)",
         description="Subsidy programs of a running server (Admin service; needs an operator's "
         "token). `put --file FILE` adds or replaces each program of FILE's [programs.<id>] "
         "tables (the programs file's format). `gbasched programs --address …` lists them.",
     )
-    add_connection(program)  # also before the action
-    actions = program.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_file_command(
         actions,
         "put",

@@ -78,6 +78,21 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_server_group(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help_: str,
+    description: str,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """A command of actions on a running server (`node`, `tenant`, ...): its actions, to each of
+    which `add_connection` is added; the connection flags may also stand before the action
+    (`gbasched node --address A list`)."""
+    group = commands.add_parser(name, help=help_, description=description)
+    add_connection(group)
+    return group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
 def connection_defaults(args: argparse.Namespace) -> None:
     """None for each connection flag the command line did not give (see `add_connection`)."""
     for name in CONNECTION:

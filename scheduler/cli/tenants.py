@@ -20,24 +20,23 @@ from rich.table import Table
 
 from scheduler.cli.admin_views import PAGE_SIZE, tenant_json
 from scheduler.cli.puts import add_file_command, print_puts
-from scheduler.cli.remote import add_connection, connected, when
+from scheduler.cli.remote import add_connection, add_server_group, connected, when
 from scheduler.cli.text import counted, stdout_console
 from scheduler.config.pool_toml import load_approvals, load_tenants
 from scheduler.domain.residency import Approval
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    tenant = commands.add_parser(
+    actions = add_server_group(
+        commands,
         "tenant",
-        help="add or replace tenants and their quotas on a running server (operators)",
+        help_="add or replace tenants and their quotas on a running server (operators)",
         description="Tenants of a running server (Admin service; needs an operator's token). "
         "`put --file FILE` adds or replaces, whole, each tenant of FILE's [tenants.<id>] tables "
         "(the pool file's format: name, weight, owner, flags, priority_classes, cohort and "
         "[tenants.<id>.quotas.<model>] with nominal, borrowing_limit, lending_limit). "
         "`gbasched quotas` lists them.",
     )
-    add_connection(tenant)  # also before the action
-    actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_file_command(
         actions,
         "put",
@@ -47,9 +46,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         handler=_put,
     )
 
-    approval = commands.add_parser(
+    approval_actions = add_server_group(
+        commands,
         "approval",
-        help="list, add or replace tenants' cross-border data approvals on a running server "
+        help_="list, add or replace tenants' cross-border data approvals on a running server "
         "(operators)",
         description="Cross-border data approvals (GBA Standard Contract filings) of a running "
         "server (Admin service; needs an operator's token). `list` shows them. `put --file "
@@ -58,8 +58,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "pool's tenants first; each in its own call, in the file's order; a refusal stops "
         "there.",
     )
-    add_connection(approval)  # also before the action
-    approval_actions = approval.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_file_command(
         approval_actions,
         "put",
