@@ -175,7 +175,7 @@ def _submit(args: argparse.Namespace) -> int:
         try:
             result = client.submit(spec, tenant=args.tenant, client_key=args.key)
         except ApiError as exc:
-            raise flagged(exc) from None
+            raise _flagged(exc) from None
     if args.json:
         print(json.dumps({"job_id": result.job_id, "created": result.created}))
     elif result.created:
@@ -187,7 +187,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 # The submission's fields on the wire by the flag that sets each: the server's refusals name the
 # former, the person at the terminal typed the latter.
-SUBMIT_FLAGS = {
+_SUBMIT_FLAGS = {
     "spec.workers": "--workers",
     "spec.per_worker": "--per-worker",
     "spec.models": "--model",
@@ -203,11 +203,11 @@ SUBMIT_FLAGS = {
 }
 
 
-def flagged(exc: ApiError) -> ApiError:
+def _flagged(exc: ApiError) -> ApiError:
     """`exc` naming the submit flag instead of the wire field its details start with (an
     element's index dropped: the message names the value), or `exc` itself."""
     field, colon, rest = exc.details.partition(": ")
-    flag = SUBMIT_FLAGS.get(field.split("[", 1)[0])
+    flag = _SUBMIT_FLAGS.get(field.split("[", 1)[0])
     if not colon or flag is None:
         return exc
     return ApiError(exc.code, f"{flag}: {rest}")
